@@ -1,0 +1,3 @@
+//! kfp-sdk
+#![warn(missing_docs)]
+pub mod argo;
