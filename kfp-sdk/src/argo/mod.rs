@@ -1,2 +1,24 @@
-//! Argo Workflows: the resource model and the emitter that turns a pipeline graph into it.
+//! Argo Workflows: the resource model and the compiler from a pipeline graph to it.
+//!
+//! [`model`] holds the Argo resources as Rust types, generated from Argo's JSON schema (see
+//! `tools/gen_argo_model.py`); [`compile`] turns a [`PipelineGraph`](crate::PipelineGraph)
+//! into a [`model::Workflow`]; [`to_yaml`] writes any resource as YAML.
+//!
+//! ```
+//! use kfp_sdk::argo::{self, ArgoOptions};
+//! use kfp_sdk::dsl::{ParamRef, PipelineBuilder, TaskBuilder};
+//! use kfp_sdk::{ComponentSpec, IoType, ParamType};
+//! use std::sync::Arc;
+//!
+//! let echo = Arc::new(ComponentSpec::new("echo").input("text", IoType::Parameter(ParamType::String)));
+//! let builder = PipelineBuilder::new("hello");
+//! let text: ParamRef<String> = builder.input_with_default("text", "hi");
+//! let graph = builder.build(|| { TaskBuilder::new(echo).param("text", text).add(); }).unwrap();
+//! let workflow = argo::compile(&graph, &ArgoOptions::new("example.com/hello:1", "/bin/hello")).unwrap();
+//! let yaml = argo::to_yaml(&workflow).unwrap();
+//! assert!(yaml.contains("generateName: hello-"));
+//! ```
+mod emit;
 pub mod model;
+
+pub use emit::{ArgoError, ArgoOptions, compile, paths, to_yaml};

@@ -1,0 +1,222 @@
+//! Reading a component's or pipeline's function signature into a model.
+use proc_macro2::Span;
+use syn::spanned::Spanned;
+use syn::{FnArg, GenericArgument, Ident, Pat, PathArguments, ReturnType, Signature, Type};
+
+use crate::attr::Errors;
+
+/// What one function parameter is.
+pub enum ParamKind {
+    /// A parameter value of this type.
+    Value(Type),
+    /// `Input<K>`: an artifact input of kind K.
+    Input(Type),
+    /// `Output<K>`: an artifact output of kind K.
+    Output(Type),
+}
+
+/// One function parameter.
+pub struct Param {
+    pub ident: Ident,
+    pub kind: ParamKind,
+    /// `#[default(expr)]`, pipelines only.
+    pub default: Option<syn::Expr>,
+}
+
+/// What the function returns.
+pub struct Returns {
+    /// The value type (inside `Result<..>` when fallible); `()` when there is none.
+    pub ty: Type,
+    /// Whether it is a `Result`.
+    pub fallible: bool,
+}
+
+/// The generic argument of `Wrapper<K>` when the type's last path segment is `Wrapper`.
+fn single_generic<'a>(ty: &'a Type, wrapper: &str) -> Option<&'a Type> {
+    let Type::Path(path) = ty else { return None };
+    let last = path.path.segments.last()?;
+    if last.ident != wrapper {
+        return None;
+    }
+    let PathArguments::AngleBracketed(args) = &last.arguments else {
+        return None;
+    };
+    match args.args.first()? {
+        GenericArgument::Type(inner) if args.args.len() == 1 => Some(inner),
+        _ => None,
+    }
+}
+
+fn classify(ty: &Type) -> ParamKind {
+    if let Some(kind) = single_generic(ty, "Input") {
+        ParamKind::Input(kind.clone())
+    } else if let Some(kind) = single_generic(ty, "Output") {
+        ParamKind::Output(kind.clone())
+    } else {
+        ParamKind::Value(ty.clone())
+    }
+}
+
+/// Checks the parts of a signature that neither macro supports.
+fn check_shape(sig: &Signature, what: &str, errors: &mut Errors) {
+    if let Some(asyncness) = &sig.asyncness {
+        errors.at(
+            asyncness.span(),
+            format!(
+                "a {what} cannot be `async`; run async code inside with a runtime of your choice"
+            ),
+        );
+    }
+    if !sig.generics.params.is_empty() {
+        errors.at(
+            sig.generics.span(),
+            format!("a {what} cannot be generic: its inputs and outputs need concrete types"),
+        );
+    }
+    if let Some(variadic) = &sig.variadic {
+        errors.at(variadic.span(), format!("a {what} cannot be variadic"));
+    }
+}
+
+/// Reads the parameters, taking `#[default(..)]` attributes off them when `allow_defaults`.
+pub fn params(
+    sig: &mut Signature,
+    what: &str,
+    allow_defaults: bool,
+    errors: &mut Errors,
+) -> Vec<Param> {
+    check_shape(sig, what, errors);
+    let mut params = Vec::new();
+    for input in sig.inputs.iter_mut() {
+        let typed = match input {
+            FnArg::Receiver(receiver) => {
+                errors.at(
+                    receiver.span(),
+                    format!("a {what} cannot take `self`; write a free function"),
+                );
+                continue;
+            }
+            FnArg::Typed(typed) => typed,
+        };
+        let mut default = None;
+        let mut kept = Vec::new();
+        for attr in typed.attrs.drain(..) {
+            if attr.path().is_ident("default") {
+                if !allow_defaults {
+                    errors.at(
+                        attr.span(),
+                        "component inputs cannot have defaults here; give the value when wiring the task",
+                    );
+                } else if default.is_some() {
+                    errors.at(attr.span(), "this parameter already has a default");
+                } else {
+                    match attr.parse_args::<syn::Expr>() {
+                        Ok(expr) => default = Some(expr),
+                        Err(e) => {
+                            errors.push(syn::Error::new(e.span(), "expected #[default(value)]"))
+                        }
+                    }
+                }
+            } else {
+                kept.push(attr);
+            }
+        }
+        typed.attrs = kept;
+        let ident = match &*typed.pat {
+            Pat::Ident(p) if p.subpat.is_none() && p.by_ref.is_none() => p.ident.clone(),
+            other => {
+                errors.at(
+                    other.span(),
+                    format!("{what} parameters must be plain names (`epochs: u32`), since each becomes a named input"),
+                );
+                continue;
+            }
+        };
+        if let Type::Reference(reference) = &*typed.ty {
+            errors.at(
+                reference.span(),
+                format!(
+                    "{what} inputs are owned values: use `String` for `&str`, `Vec<T>` for `&[T]`"
+                ),
+            );
+            continue;
+        }
+        if matches!(&*typed.ty, Type::ImplTrait(_)) {
+            errors.at(
+                typed.ty.span(),
+                format!("{what} inputs need concrete types, not `impl Trait`"),
+            );
+            continue;
+        }
+        let kind = classify(&typed.ty);
+        if default.is_some() && !matches!(kind, ParamKind::Value(_)) {
+            errors.at(
+                ident.span(),
+                "only parameter inputs can have a default, not artifacts",
+            );
+        }
+        params.push(Param {
+            ident,
+            kind,
+            default,
+        });
+    }
+    params
+}
+
+/// Reads the return type.
+pub fn returns(sig: &Signature, errors: &mut Errors) -> Returns {
+    let ty = match &sig.output {
+        ReturnType::Default => {
+            return Returns {
+                ty: syn::parse_quote!(()),
+                fallible: false,
+            };
+        }
+        ReturnType::Type(_, ty) => &**ty,
+    };
+    if let Type::Path(path) = ty
+        && let Some(last) = path.path.segments.last()
+        && last.ident == "Result"
+        && let PathArguments::AngleBracketed(args) = &last.arguments
+        && let Some(GenericArgument::Type(ok)) = args.args.first()
+    {
+        check_not_output(ok, errors);
+        return Returns {
+            ty: ok.clone(),
+            fallible: true,
+        };
+    }
+    check_not_output(ty, errors);
+    Returns {
+        ty: ty.clone(),
+        fallible: false,
+    }
+}
+
+fn check_not_output(ty: &Type, errors: &mut Errors) {
+    if single_generic(ty, "Output").is_some() || single_generic(ty, "Input").is_some() {
+        errors.at(
+            ty.span(),
+            "artifacts are not returned: take an `Output<Kind>` parameter and write to its path",
+        );
+    }
+}
+
+/// A span for generated items that should point at the function's name.
+pub fn name_span(sig: &Signature) -> Span {
+    sig.ident.span()
+}
+
+/// The visibility, seen from inside the generated module, that matches the function's
+/// visibility outside it: a private function gives `pub(super)`, so that the module's items
+/// are exactly as visible as the function (and may mention the parent's private types).
+pub fn inner_visibility(vis: &syn::Visibility) -> proc_macro2::TokenStream {
+    match vis {
+        syn::Visibility::Inherited => quote::quote!(pub(super)),
+        syn::Visibility::Public(_) => quote::quote!(pub),
+        syn::Visibility::Restricted(r) if r.path.is_ident("crate") => quote::quote!(pub(crate)),
+        syn::Visibility::Restricted(r) if r.path.is_ident("self") => quote::quote!(pub(super)),
+        syn::Visibility::Restricted(_) => quote::quote!(pub(crate)),
+    }
+}

@@ -1,0 +1,567 @@
+//! The Argo compiler: one container template per component (per distinct task settings),
+//! one DAG template per pipeline, parameters and artifacts wired through Argo's variables.
+//!
+//! Inside a step's container the pipeline binary runs `component-exec NAME` with fixed
+//! arguments that name files only (see [`paths`]): parameter values reach it as raw input
+//! artifacts (files Argo writes from `{{inputs.parameters.NAME}}`), never through argv or a
+//! shell, so any value arrives intact whatever its size or characters.
+use std::collections::{BTreeMap, HashMap, HashSet};
+use std::sync::Arc;
+
+use k8s_openapi::api::core::v1 as corev1;
+use k8s_openapi::apimachinery::pkg::api::resource::Quantity;
+use k8s_openapi::apimachinery::pkg::apis::meta::v1 as metav1;
+use k8s_openapi::apimachinery::pkg::util::intstr::IntOrString;
+
+use super::model;
+use crate::component::{CommandPart, ComponentSpec, Implementation, IoType};
+use crate::config::{Resources, TaskConfig};
+use crate::graph::{Executable, PipelineGraph, ValueSource};
+use crate::names;
+use crate::param::json_to_text;
+use crate::validate::{ValidationErrors, validate};
+
+/// Where things are inside a step's container.
+pub mod paths {
+    /// The folder everything lives in (under `/tmp`, writable by any user).
+    pub const ROOT: &str = "/tmp/kfp";
+
+    /// The file holding parameter input `name`.
+    pub fn param_input(name: &str) -> String {
+        format!("{ROOT}/inputs/parameters/{name}")
+    }
+
+    /// Where artifact input `name` is placed.
+    pub fn artifact_input(name: &str) -> String {
+        format!("{ROOT}/inputs/artifacts/{name}")
+    }
+
+    /// Where parameter output `name` is written.
+    pub fn param_output(name: &str) -> String {
+        format!("{ROOT}/outputs/parameters/{name}")
+    }
+
+    /// Where artifact output `name` is written.
+    pub fn artifact_output(name: &str) -> String {
+        format!("{ROOT}/outputs/artifacts/{name}")
+    }
+
+    /// Where the metadata of artifact output `name` is written.
+    pub fn metadata_output(name: &str) -> String {
+        format!("{ROOT}/outputs/metadata/{name}.json")
+    }
+
+    /// The name of the raw artifact carrying parameter `name` (a `-` never occurs in a Rust
+    /// identifier, so this cannot clash with a real artifact input).
+    pub fn param_artifact(name: &str) -> String {
+        format!("kfp-param-{name}")
+    }
+
+    /// The name of the output parameter carrying artifact `name`'s metadata.
+    pub fn metadata_param(name: &str) -> String {
+        format!("kfp-metadata-{name}")
+    }
+}
+
+/// Settings of the Argo compiler.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ArgoOptions {
+    /// The image of components that name none: the image holding the pipeline binary.
+    pub image: String,
+    /// The path of the pipeline binary inside that image.
+    pub binary: String,
+}
+
+impl ArgoOptions {
+    /// Components run `binary` inside `image` unless they say otherwise.
+    pub fn new(image: impl Into<String>, binary: impl Into<String>) -> Self {
+        ArgoOptions {
+            image: image.into(),
+            binary: binary.into(),
+        }
+    }
+}
+
+/// Why a pipeline could not be compiled for Argo.
+#[derive(Debug, thiserror::Error)]
+pub enum ArgoError {
+    /// The graph breaks a rule.
+    #[error(transparent)]
+    Invalid(#[from] ValidationErrors),
+    /// Argo cannot express this pipeline.
+    #[error("pipeline '{pipeline}': {message}")]
+    Unsupported {
+        /// The pipeline.
+        pipeline: String,
+        /// Why.
+        message: String,
+    },
+    /// YAML serialisation failed.
+    #[error("could not write YAML: {0}")]
+    Yaml(String),
+}
+
+/// The SDK version recorded in a label of every workflow.
+const SDK_LABEL: (&str, &str) = (
+    "pipelines.kubeflow.org/kfp_sdk_version",
+    concat!("kfp-rs-", env!("CARGO_PKG_VERSION")),
+);
+
+/// Compiles a pipeline graph into an Argo Workflow (validating it first).
+pub fn compile(graph: &PipelineGraph, options: &ArgoOptions) -> Result<model::Workflow, ArgoError> {
+    validate(graph)?;
+    if let Some(input) = graph.inputs.iter().find(|i| i.ty.is_artifact()) {
+        return Err(ArgoError::Unsupported {
+            pipeline: graph.name.clone(),
+            message: format!(
+                "input '{}' is an artifact; a pipeline run on its own takes only parameters \
+                 (artifact inputs are for pipelines used as a step of another)",
+                input.name
+            ),
+        });
+    }
+    let mut emitter = Emitter {
+        options,
+        templates: Vec::new(),
+        taken: HashSet::new(),
+        component_templates: HashMap::new(),
+        pipeline_templates: HashMap::new(),
+    };
+    let entrypoint = emitter.pipeline_template(graph, true);
+    let arguments = graph
+        .inputs
+        .iter()
+        .map(|input| model::Parameter {
+            name: input.name.clone(),
+            value: input.default.as_ref().map(json_to_text),
+            description: input.description.clone(),
+            ..Default::default()
+        })
+        .collect::<Vec<_>>();
+    let mut annotations = BTreeMap::new();
+    if let Some(description) = &graph.description {
+        annotations.insert(
+            "workflows.argoproj.io/description".to_owned(),
+            description.clone(),
+        );
+    }
+    let metadata = metav1::ObjectMeta {
+        generate_name: Some(format!("{}-", graph.name)),
+        annotations: (!annotations.is_empty()).then_some(annotations),
+        labels: Some(BTreeMap::from([(
+            SDK_LABEL.0.to_owned(),
+            SDK_LABEL.1.to_owned(),
+        )])),
+        ..Default::default()
+    };
+    let spec = model::WorkflowSpec {
+        entrypoint: Some(entrypoint),
+        arguments: (!arguments.is_empty()).then(|| model::Arguments {
+            parameters: Some(arguments),
+            artifacts: None,
+        }),
+        templates: Some(emitter.templates),
+        ..Default::default()
+    };
+    Ok(model::Workflow::new(metadata, spec))
+}
+
+/// Writes an Argo resource (or anything serialisable) as YAML.
+pub fn to_yaml<T: serde::Serialize>(resource: &T) -> Result<String, ArgoError> {
+    serde_saphyr::to_string(resource).map_err(|e| ArgoError::Yaml(e.to_string()))
+}
+
+struct Emitter<'a> {
+    options: &'a ArgoOptions,
+    templates: Vec<model::Template>,
+    taken: HashSet<String>,
+    /// (component name, effective settings) → template name.
+    component_templates: HashMap<(String, TaskConfig), String>,
+    /// Nested pipelines, by address → template name.
+    pipeline_templates: HashMap<usize, String>,
+}
+
+fn some_vec<T>(items: Vec<T>) -> Option<Vec<T>> {
+    (!items.is_empty()).then_some(items)
+}
+
+/// The Argo expression for a value inside a DAG: `{{inputs.parameters.x}}`,
+/// `{{tasks.t.outputs.artifacts.y}}`, ...
+fn reference(source: &ValueSource, artifact: bool) -> Option<String> {
+    let kind = if artifact { "artifacts" } else { "parameters" };
+    match source {
+        ValueSource::Constant(_) => None,
+        ValueSource::PipelineInput(name) => Some(format!("{{{{inputs.{kind}.{name}}}}}")),
+        ValueSource::TaskOutput { task, output } => {
+            Some(format!("{{{{tasks.{task}.outputs.{kind}.{output}}}}}"))
+        }
+    }
+}
+
+impl Emitter<'_> {
+    fn reserve(&mut self, base: &str) -> String {
+        names::unique(base, &mut self.taken)
+    }
+
+    fn pipeline_template(&mut self, graph: &PipelineGraph, root: bool) -> String {
+        let name = self.reserve(&names::kebab(&graph.name));
+        // Reserve the position so that the entrypoint comes first in the YAML.
+        let position = self.templates.len();
+        self.templates.push(model::Template::default());
+        let mut tasks = Vec::with_capacity(graph.tasks.len());
+        for task in &graph.tasks {
+            let template = match &task.executable {
+                Executable::Component(spec) => {
+                    self.component_template(spec, &task.effective_config())
+                }
+                Executable::Pipeline(inner) => {
+                    let key = Arc::as_ptr(inner) as usize;
+                    match self.pipeline_templates.get(&key) {
+                        Some(existing) => existing.clone(),
+                        None => {
+                            let created = self.pipeline_template(inner, false);
+                            self.pipeline_templates.insert(key, created.clone());
+                            created
+                        }
+                    }
+                }
+            };
+            let mut parameters = Vec::new();
+            let mut artifacts = Vec::new();
+            for input in task.executable.inputs() {
+                let Some(source) = task.argument(&input.name) else {
+                    continue;
+                };
+                if input.ty.is_artifact() {
+                    artifacts.push(model::Artifact {
+                        name: input.name.clone(),
+                        from: reference(source, true),
+                        ..Default::default()
+                    });
+                } else {
+                    let value = match source {
+                        ValueSource::Constant(value) => json_to_text(value),
+                        other => reference(other, false).unwrap_or_default(),
+                    };
+                    parameters.push(model::Parameter {
+                        name: input.name.clone(),
+                        value: Some(value),
+                        ..Default::default()
+                    });
+                }
+            }
+            let upstream = task.upstream();
+            tasks.push(model::DAGTask {
+                name: task.name.clone(),
+                template: Some(template),
+                depends: (!upstream.is_empty()).then(|| upstream.join(" && ")),
+                arguments: (!parameters.is_empty() || !artifacts.is_empty()).then(|| {
+                    model::Arguments {
+                        parameters: some_vec(parameters),
+                        artifacts: some_vec(artifacts),
+                    }
+                }),
+                ..Default::default()
+            });
+        }
+        let inputs = model::Inputs {
+            parameters: some_vec(
+                graph
+                    .inputs
+                    .iter()
+                    .filter(|i| !i.ty.is_artifact())
+                    .map(|i| model::Parameter {
+                        name: i.name.clone(),
+                        // The root's defaults live in spec.arguments; nested ones here.
+                        default: if root {
+                            None
+                        } else {
+                            i.default.as_ref().map(json_to_text)
+                        },
+                        ..Default::default()
+                    })
+                    .collect(),
+            ),
+            artifacts: some_vec(
+                graph
+                    .inputs
+                    .iter()
+                    .filter(|i| i.ty.is_artifact())
+                    .map(|i| model::Artifact {
+                        name: i.name.clone(),
+                        ..Default::default()
+                    })
+                    .collect(),
+            ),
+        };
+        let mut out_params = Vec::new();
+        let mut out_artifacts = Vec::new();
+        for output in &graph.outputs {
+            if output.spec.ty.is_artifact() {
+                out_artifacts.push(model::Artifact {
+                    name: output.spec.name.clone(),
+                    from: reference(&output.source, true),
+                    ..Default::default()
+                });
+            } else {
+                let value_from = match &output.source {
+                    ValueSource::Constant(value) => model::ValueFrom {
+                        expression: Some(
+                            serde_json::to_string(&json_to_text(value)).unwrap_or_default(),
+                        ),
+                        ..Default::default()
+                    },
+                    other => model::ValueFrom {
+                        parameter: reference(other, false),
+                        ..Default::default()
+                    },
+                };
+                out_params.push(model::Parameter {
+                    name: output.spec.name.clone(),
+                    value_from: Some(value_from),
+                    ..Default::default()
+                });
+            }
+        }
+        self.templates[position] = model::Template {
+            name: Some(name.clone()),
+            inputs: (inputs != model::Inputs::default()).then_some(inputs),
+            outputs: (!out_params.is_empty() || !out_artifacts.is_empty()).then(|| {
+                model::Outputs {
+                    parameters: some_vec(out_params),
+                    artifacts: some_vec(out_artifacts),
+                    ..Default::default()
+                }
+            }),
+            dag: Some(Box::new(model::DAGTemplate {
+                tasks,
+                ..Default::default()
+            })),
+            ..Default::default()
+        };
+        name
+    }
+
+    fn component_template(&mut self, spec: &ComponentSpec, config: &TaskConfig) -> String {
+        let key = (spec.name.clone(), config.clone());
+        if let Some(existing) = self.component_templates.get(&key) {
+            return existing.clone();
+        }
+        let name = self.reserve(&names::kebab(&spec.name));
+        self.component_templates.insert(key, name.clone());
+        let template = self.container_template(&name, spec, config);
+        self.templates.push(template);
+        name
+    }
+
+    fn container_template(
+        &self,
+        name: &str,
+        spec: &ComponentSpec,
+        config: &TaskConfig,
+    ) -> model::Template {
+        let mut in_params = Vec::new();
+        let mut in_artifacts = Vec::new();
+        let mut args: Vec<String> = vec!["component-exec".into(), spec.name.clone()];
+        let executor = matches!(spec.implementation, Implementation::Executor);
+        for input in &spec.inputs {
+            match &input.ty {
+                IoType::Parameter(_) => {
+                    in_params.push(model::Parameter {
+                        name: input.name.clone(),
+                        default: input.default.as_ref().map(json_to_text),
+                        ..Default::default()
+                    });
+                    if executor {
+                        let path = paths::param_input(&input.name);
+                        in_artifacts.push(model::Artifact {
+                            name: paths::param_artifact(&input.name),
+                            path: Some(path.clone()),
+                            raw: Some(model::RawArtifact {
+                                data: format!("{{{{inputs.parameters.{}}}}}", input.name),
+                            }),
+                            ..Default::default()
+                        });
+                        args.push("--param-file".into());
+                        args.push(format!("{}={path}", input.name));
+                    }
+                }
+                IoType::Artifact(_) => {
+                    let path = paths::artifact_input(&input.name);
+                    in_artifacts.push(model::Artifact {
+                        name: input.name.clone(),
+                        path: Some(path.clone()),
+                        ..Default::default()
+                    });
+                    args.push("--input".into());
+                    args.push(format!("{}={path}", input.name));
+                }
+            }
+        }
+        let mut out_params = Vec::new();
+        let mut out_artifacts = Vec::new();
+        for output in &spec.outputs {
+            match &output.ty {
+                IoType::Parameter(_) => {
+                    let path = paths::param_output(&output.name);
+                    out_params.push(model::Parameter {
+                        name: output.name.clone(),
+                        value_from: Some(model::ValueFrom {
+                            path: Some(path.clone()),
+                            ..Default::default()
+                        }),
+                        ..Default::default()
+                    });
+                    args.push("--output-param".into());
+                    args.push(format!("{}={path}", output.name));
+                }
+                IoType::Artifact(_) => {
+                    let path = paths::artifact_output(&output.name);
+                    out_artifacts.push(model::Artifact {
+                        name: output.name.clone(),
+                        path: Some(path.clone()),
+                        ..Default::default()
+                    });
+                    args.push("--output".into());
+                    args.push(format!("{}={path}", output.name));
+                    if executor {
+                        let meta = paths::metadata_output(&output.name);
+                        out_params.push(model::Parameter {
+                            name: paths::metadata_param(&output.name),
+                            value_from: Some(model::ValueFrom {
+                                path: Some(meta.clone()),
+                                default: Some("{}".into()),
+                                ..Default::default()
+                            }),
+                            ..Default::default()
+                        });
+                        args.push("--output-metadata".into());
+                        args.push(format!("{}={meta}", output.name));
+                    }
+                }
+            }
+        }
+        let (image, command, args) = match &spec.implementation {
+            Implementation::Executor => {
+                let image = config
+                    .image
+                    .clone()
+                    .or_else(|| spec.image.clone())
+                    .unwrap_or_else(|| self.options.image.clone());
+                (image, vec![self.options.binary.clone()], args)
+            }
+            Implementation::Container { image, command } => {
+                let line = command
+                    .iter()
+                    .map(|part| match part {
+                        CommandPart::Literal(text) => text.clone(),
+                        CommandPart::InputValue(n) => format!("{{{{inputs.parameters.{n}}}}}"),
+                        CommandPart::InputPath(n) => paths::artifact_input(n),
+                        CommandPart::OutputPath(n) => {
+                            if spec.find_output(n).is_some_and(|o| o.ty.is_artifact()) {
+                                paths::artifact_output(n)
+                            } else {
+                                paths::param_output(n)
+                            }
+                        }
+                    })
+                    .collect();
+                (
+                    config.image.clone().unwrap_or_else(|| image.clone()),
+                    line,
+                    Vec::new(),
+                )
+            }
+        };
+        let env = config
+            .env
+            .iter()
+            .map(|(name, value)| corev1::EnvVar {
+                name: name.clone(),
+                value: Some(value.clone()),
+                ..Default::default()
+            })
+            .collect();
+        let container = corev1::Container {
+            name: "main".into(),
+            image: Some(image),
+            command: Some(command),
+            args: some_vec(args),
+            env: some_vec(env),
+            resources: resources(&config.resources),
+            ..Default::default()
+        };
+        let mut annotations = BTreeMap::new();
+        if let Some(display) = &config.display_name {
+            annotations.insert(
+                "pipelines.kubeflow.org/task_display_name".to_owned(),
+                display.clone(),
+            );
+        }
+        if config.caching == Some(false) {
+            annotations.insert(
+                "pipelines.kubeflow.org/max_cache_staleness".to_owned(),
+                "P0D".into(),
+            );
+        }
+        let inputs = model::Inputs {
+            parameters: some_vec(in_params),
+            artifacts: some_vec(in_artifacts),
+        };
+        let outputs = model::Outputs {
+            parameters: some_vec(out_params),
+            artifacts: some_vec(out_artifacts),
+            ..Default::default()
+        };
+        model::Template {
+            name: Some(name.to_owned()),
+            metadata: (!annotations.is_empty()).then(|| model::Metadata {
+                annotations: Some(annotations),
+                labels: None,
+            }),
+            inputs: (inputs != model::Inputs::default()).then_some(inputs),
+            outputs: (outputs != model::Outputs::default()).then_some(outputs),
+            container: Some(container),
+            retry_strategy: config.retry.as_ref().map(|retry| model::RetryStrategy {
+                limit: Some(IntOrString::Int(retry.limit.min(i32::MAX as u32) as i32)),
+                backoff: retry.backoff.as_ref().map(|b| model::Backoff {
+                    duration: Some(b.duration.clone()),
+                    factor: Some(IntOrString::Int(b.factor.min(i32::MAX as u32) as i32)),
+                    max_duration: b.max_duration.clone(),
+                    ..Default::default()
+                }),
+                ..Default::default()
+            }),
+            ..Default::default()
+        }
+    }
+}
+
+fn resources(r: &Resources) -> Option<corev1::ResourceRequirements> {
+    if r.is_empty() {
+        return None;
+    }
+    let mut requests = BTreeMap::new();
+    let mut limits = BTreeMap::new();
+    let put = |map: &mut BTreeMap<String, Quantity>, key: &str, value: &Option<String>| {
+        if let Some(v) = value {
+            map.insert(key.to_owned(), Quantity(v.clone()));
+        }
+    };
+    put(&mut requests, "cpu", &r.cpu_request);
+    put(&mut requests, "memory", &r.memory_request);
+    put(&mut limits, "cpu", &r.cpu_limit);
+    put(&mut limits, "memory", &r.memory_limit);
+    if let Some(gpus) = r.gpus.filter(|n| *n > 0) {
+        let resource = r
+            .accelerator
+            .clone()
+            .unwrap_or_else(|| "nvidia.com/gpu".into());
+        limits.insert(resource, Quantity(gpus.to_string()));
+    }
+    Some(corev1::ResourceRequirements {
+        requests: (!requests.is_empty()).then_some(requests),
+        limits: (!limits.is_empty()).then_some(limits),
+        ..Default::default()
+    })
+}

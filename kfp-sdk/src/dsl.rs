@@ -1,0 +1,889 @@
+//! Building a pipeline graph with typed handles: the API `#[pipeline]` expands to.
+//!
+//! A [`PipelineBuilder`] declares the pipeline's inputs and, inside [`PipelineBuilder::build`],
+//! collects every task added by [`TaskBuilder::add`] (which is what the generated
+//! `component::task(..)` functions call). Values are typed handles: a [`ParamRef<T>`] is a
+//! parameter of Rust type `T`, an [`ArtifactRef<K>`] an artifact of kind `K`. A component
+//! input accepts only a handle of its own type, so rustc checks the wiring.
+//!
+//! The same pipeline by hand, without macros:
+//!
+//! ```
+//! use std::sync::Arc;
+//! use kfp_sdk::dsl::{ParamRef, PipelineBuilder, TaskBuilder};
+//! use kfp_sdk::{ComponentSpec, IoType, ParamType};
+//!
+//! let add = Arc::new(
+//!     ComponentSpec::new("add")
+//!         .input("x", IoType::Parameter(ParamType::Double))
+//!         .input("y", IoType::Parameter(ParamType::Double))
+//!         .output("sum", IoType::Parameter(ParamType::Double)),
+//! );
+//! let builder = PipelineBuilder::new("sum-three");
+//! let a: ParamRef<f64> = builder.input_with_default("a", 1.0);
+//! let graph = builder
+//!     .build(|| {
+//!         let first = TaskBuilder::new(add.clone()).param("x", a.clone()).param("y", 2.0).add();
+//!         let sum: ParamRef<f64> = first.output("sum");
+//!         let second = TaskBuilder::new(add.clone()).param("x", sum).param("y", a).add();
+//!         second.output::<ParamRef<f64>>("sum")
+//!     })
+//!     .unwrap();
+//! assert_eq!(graph.tasks[1].name, "add-2");
+//! assert_eq!(graph.outputs[0].spec.name, "output");
+//! ```
+use std::cell::RefCell;
+use std::collections::HashSet;
+use std::marker::PhantomData;
+use std::rc::Rc;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use crate::artifact::ArtifactKind;
+use crate::component::{ComponentSpec, InputSpec, IoType, OutputSpec};
+use crate::config::{Backoff, RetryPolicy, TaskConfig};
+use crate::graph::{Executable, PipelineGraph, PipelineOutput, Task as GraphTask, ValueSource};
+use crate::names;
+use crate::param::{ParamType, ParamValue};
+use crate::validate::{ValidationErrors, validate};
+
+/// Why a pipeline could not be built.
+#[derive(Debug, thiserror::Error)]
+pub enum BuildError {
+    /// Values were wired in a way the graph cannot express.
+    #[error("pipeline '{pipeline}' is wired wrongly:\n  - {}", messages.join("\n  - "))]
+    Wiring {
+        /// The pipeline.
+        pipeline: String,
+        /// One message per problem.
+        messages: Vec<String>,
+    },
+    /// The graph breaks a rule (names, missing inputs, cycles, ...).
+    #[error(transparent)]
+    Invalid(#[from] ValidationErrors),
+}
+
+/// Where a handle's value comes from, before task names are final.
+#[derive(Debug, Clone, PartialEq)]
+enum Source {
+    Constant(serde_json::Value),
+    PipelineInput {
+        builder: u64,
+        name: String,
+    },
+    TaskOutput {
+        builder: u64,
+        task: usize,
+        output: String,
+    },
+    Invalid(String),
+}
+
+/// A parameter value of Rust type `T` inside a pipeline: a constant, a pipeline input or a
+/// task output.
+pub struct ParamRef<T> {
+    source: Source,
+    ty: PhantomData<fn() -> T>,
+}
+
+impl<T> Clone for ParamRef<T> {
+    fn clone(&self) -> Self {
+        ParamRef {
+            source: self.source.clone(),
+            ty: PhantomData,
+        }
+    }
+}
+
+impl<T> std::fmt::Debug for ParamRef<T> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_tuple("ParamRef").field(&self.source).finish()
+    }
+}
+
+impl<T: ParamValue> ParamRef<T> {
+    /// A constant.
+    pub fn constant(value: &T) -> Self {
+        let source = match value.to_json() {
+            Ok(json) if !(json.is_null() && T::TYPE == ParamType::Double) => Source::Constant(json),
+            Ok(_) => {
+                Source::Invalid("a float constant must be finite (JSON has no NaN or inf)".into())
+            }
+            Err(e) => Source::Invalid(format!("a constant could not be encoded: {e}")),
+        };
+        ParamRef {
+            source,
+            ty: PhantomData,
+        }
+    }
+}
+
+/// An artifact of kind `K` inside a pipeline: a pipeline input or a task output.
+pub struct ArtifactRef<K> {
+    source: Source,
+    kind: PhantomData<fn() -> K>,
+}
+
+impl<K> Clone for ArtifactRef<K> {
+    fn clone(&self) -> Self {
+        ArtifactRef {
+            source: self.source.clone(),
+            kind: PhantomData,
+        }
+    }
+}
+
+impl<K> std::fmt::Debug for ArtifactRef<K> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_tuple("ArtifactRef").field(&self.source).finish()
+    }
+}
+
+/// Values that can feed a parameter input of type `T`: a `ParamRef<T>`, a `T`, or a `&str`
+/// for `String` inputs.
+#[diagnostic::on_unimplemented(
+    message = "`{Self}` cannot feed a parameter input of type `{T}`",
+    label = "expected a `ParamRef<{T}>` or a `{T}` value here",
+    note = "task inputs are type-checked: wire an output or pipeline parameter of type `{T}`, or pass a constant"
+)]
+pub trait IntoParamRef<T> {
+    /// The handle.
+    fn into_param_ref(self) -> ParamRef<T>;
+}
+
+impl<T> IntoParamRef<T> for ParamRef<T> {
+    fn into_param_ref(self) -> ParamRef<T> {
+        self
+    }
+}
+
+impl<T> IntoParamRef<T> for &ParamRef<T> {
+    fn into_param_ref(self) -> ParamRef<T> {
+        self.clone()
+    }
+}
+
+impl<T: ParamValue> IntoParamRef<T> for T {
+    fn into_param_ref(self) -> ParamRef<T> {
+        ParamRef::constant(&self)
+    }
+}
+
+impl IntoParamRef<String> for &str {
+    fn into_param_ref(self) -> ParamRef<String> {
+        ParamRef::constant(&self.to_owned())
+    }
+}
+
+/// Values that can feed an artifact input of kind `K`: an `ArtifactRef<K>`.
+#[diagnostic::on_unimplemented(
+    message = "`{Self}` cannot feed an artifact input of kind `{K}`",
+    label = "expected an `ArtifactRef<{K}>` here",
+    note = "artifact inputs are type-checked: wire an output of the same artifact kind"
+)]
+pub trait IntoArtifactRef<K> {
+    /// The handle.
+    fn into_artifact_ref(self) -> ArtifactRef<K>;
+}
+
+impl<K> IntoArtifactRef<K> for ArtifactRef<K> {
+    fn into_artifact_ref(self) -> ArtifactRef<K> {
+        self
+    }
+}
+
+impl<K> IntoArtifactRef<K> for &ArtifactRef<K> {
+    fn into_artifact_ref(self) -> ArtifactRef<K> {
+        self.clone()
+    }
+}
+
+static NEXT_BUILDER_ID: AtomicU64 = AtomicU64::new(1);
+
+struct TaskState {
+    explicit_name: Option<String>,
+    executable: Executable,
+    arguments: Vec<(String, Source)>,
+    after: Vec<(u64, usize)>,
+    config: TaskConfig,
+}
+
+struct State {
+    id: u64,
+    name: String,
+    description: Option<String>,
+    inputs: Vec<InputSpec>,
+    tasks: Vec<TaskState>,
+    errors: Vec<String>,
+}
+
+thread_local! {
+    static SCOPES: RefCell<Vec<Rc<RefCell<State>>>> = const { RefCell::new(Vec::new()) };
+}
+
+fn current_scope() -> Option<Rc<RefCell<State>>> {
+    SCOPES.with(|s| s.borrow().last().cloned())
+}
+
+/// Declares a pipeline's inputs and collects its tasks.
+pub struct PipelineBuilder {
+    state: Rc<RefCell<State>>,
+}
+
+impl PipelineBuilder {
+    /// A pipeline with this name (use a DNS label: lowercase letters, digits, `-`).
+    pub fn new(name: impl Into<String>) -> Self {
+        PipelineBuilder {
+            state: Rc::new(RefCell::new(State {
+                id: NEXT_BUILDER_ID.fetch_add(1, Ordering::Relaxed),
+                name: name.into(),
+                description: None,
+                inputs: Vec::new(),
+                tasks: Vec::new(),
+                errors: Vec::new(),
+            })),
+        }
+    }
+
+    /// Sets the description.
+    pub fn description(self, text: impl Into<String>) -> Self {
+        let text = text.into();
+        self.state.borrow_mut().description = (!text.trim().is_empty()).then_some(text);
+        self
+    }
+
+    fn declare(&self, name: &str, ty: IoType, default: Option<serde_json::Value>) -> Source {
+        let mut state = self.state.borrow_mut();
+        state.inputs.push(InputSpec {
+            name: name.to_owned(),
+            ty,
+            default,
+            description: None,
+        });
+        Source::PipelineInput {
+            builder: state.id,
+            name: name.to_owned(),
+        }
+    }
+
+    /// Declares a required pipeline parameter.
+    pub fn input<T: ParamValue>(&self, name: &str) -> ParamRef<T> {
+        ParamRef {
+            source: self.declare(name, IoType::Parameter(T::TYPE), None),
+            ty: PhantomData,
+        }
+    }
+
+    /// Declares a pipeline parameter with a default value.
+    pub fn input_with_default<T: ParamValue>(
+        &self,
+        name: &str,
+        default: impl IntoParamRef<T>,
+    ) -> ParamRef<T> {
+        let default = match default.into_param_ref().source {
+            Source::Constant(value) => Some(value),
+            Source::Invalid(message) => {
+                self.state
+                    .borrow_mut()
+                    .errors
+                    .push(format!("input '{name}': {message}"));
+                None
+            }
+            _ => {
+                self.state.borrow_mut().errors.push(format!(
+                    "input '{name}': a default must be a constant, not another input or output"
+                ));
+                None
+            }
+        };
+        ParamRef {
+            source: self.declare(name, IoType::Parameter(T::TYPE), default),
+            ty: PhantomData,
+        }
+    }
+
+    /// Declares an artifact input (for pipelines used as a step of another pipeline).
+    pub fn artifact_input<K: ArtifactKind>(&self, name: &str) -> ArtifactRef<K> {
+        ArtifactRef {
+            source: self.declare(name, IoType::artifact::<K>(), None),
+            kind: PhantomData,
+        }
+    }
+
+    /// Runs `body` with this pipeline as the current one (tasks created by
+    /// [`TaskBuilder::add`] join it), then makes and validates the graph. `body`'s result
+    /// becomes the pipeline's outputs.
+    pub fn build<R: PipelineReturn>(
+        self,
+        body: impl FnOnce() -> R,
+    ) -> Result<PipelineGraph, BuildError> {
+        SCOPES.with(|s| s.borrow_mut().push(self.state.clone()));
+        struct PopOnDrop;
+        impl Drop for PopOnDrop {
+            fn drop(&mut self) {
+                SCOPES.with(|s| s.borrow_mut().pop());
+            }
+        }
+        let returned = {
+            let _pop = PopOnDrop;
+            body()
+        };
+        let outputs = returned
+            .into_sources()
+            .into_iter()
+            .map(|(spec, token)| (spec, token.0))
+            .collect();
+        self.finish(outputs)
+    }
+
+    fn finish(self, outputs: Vec<(OutputSpec, Source)>) -> Result<PipelineGraph, BuildError> {
+        let state = self.state.borrow();
+        let mut errors = state.errors.clone();
+        // Explicit names first, so that generated ones avoid them.
+        let mut taken: HashSet<String> = HashSet::new();
+        let mut task_names: Vec<Option<String>> = state
+            .tasks
+            .iter()
+            .map(|t| {
+                t.explicit_name.as_ref().map(|n| {
+                    taken.insert(n.clone());
+                    n.clone()
+                })
+            })
+            .collect();
+        for (slot, task) in task_names.iter_mut().zip(&state.tasks) {
+            if slot.is_none() {
+                *slot = Some(names::unique(
+                    &names::kebab(task.executable.name()),
+                    &mut taken,
+                ));
+            }
+        }
+        let task_names: Vec<String> = task_names.into_iter().flatten().collect();
+        let resolve = |source: &Source| -> Result<ValueSource, String> {
+            match source {
+                Source::Constant(value) => Ok(ValueSource::Constant(value.clone())),
+                Source::PipelineInput { builder, name } if *builder == state.id => {
+                    Ok(ValueSource::PipelineInput(name.clone()))
+                }
+                Source::TaskOutput {
+                    builder,
+                    task,
+                    output,
+                } if *builder == state.id => Ok(ValueSource::TaskOutput {
+                    task: task_names[*task].clone(),
+                    output: output.clone(),
+                }),
+                Source::Invalid(message) => Err(message.clone()),
+                _ => Err(
+                    "the value belongs to another pipeline (pass it in as an input of \
+                          this one)"
+                        .to_owned(),
+                ),
+            }
+        };
+        let mut resolve_or_record = |source: &Source, context: &dyn Fn() -> String| {
+            resolve(source).unwrap_or_else(|message| {
+                errors.push(format!("{}: {message}", context()));
+                ValueSource::Constant(serde_json::Value::Null)
+            })
+        };
+        let mut tasks = Vec::with_capacity(state.tasks.len());
+        for (index, task) in state.tasks.iter().enumerate() {
+            let name = &task_names[index];
+            let arguments = task
+                .arguments
+                .iter()
+                .map(|(input, source)| {
+                    let context = || format!("task '{name}', input '{input}'");
+                    (input.clone(), resolve_or_record(source, &context))
+                })
+                .collect();
+            let mut after = Vec::new();
+            for &(builder, other) in &task.after {
+                if builder == state.id {
+                    after.push(task_names[other].clone());
+                } else {
+                    let context = || format!("task '{name}', after");
+                    resolve_or_record(
+                        &Source::Invalid(
+                            "the task it waits for belongs to another pipeline".into(),
+                        ),
+                        &context,
+                    );
+                }
+            }
+            tasks.push(GraphTask {
+                name: name.clone(),
+                executable: task.executable.clone(),
+                arguments,
+                after,
+                config: task.config.clone(),
+            });
+        }
+        let outputs = outputs
+            .into_iter()
+            .map(|(spec, source)| {
+                let context = || format!("output '{}'", spec.name);
+                let source = resolve_or_record(&source, &context);
+                PipelineOutput { spec, source }
+            })
+            .collect();
+        if !errors.is_empty() {
+            return Err(BuildError::Wiring {
+                pipeline: state.name.clone(),
+                messages: errors,
+            });
+        }
+        let graph = PipelineGraph {
+            name: state.name.clone(),
+            description: state.description.clone(),
+            inputs: state.inputs.clone(),
+            tasks,
+            outputs,
+        };
+        validate(&graph)?;
+        Ok(graph)
+    }
+}
+
+/// Adds one task to the current pipeline: set its inputs by name, then [`TaskBuilder::add`].
+///
+/// Generated `component::task(..)` functions use this with typed arguments; by hand, the
+/// input names and types are checked when the pipeline is built.
+pub struct TaskBuilder {
+    executable: Executable,
+    arguments: Vec<(String, Source)>,
+    error: Option<String>,
+}
+
+impl TaskBuilder {
+    /// A task running this component.
+    pub fn new(component: Arc<ComponentSpec>) -> Self {
+        TaskBuilder {
+            executable: Executable::Component(component),
+            arguments: Vec::new(),
+            error: None,
+        }
+    }
+
+    /// A task running a whole pipeline as one step.
+    pub fn pipeline(graph: Arc<PipelineGraph>) -> Self {
+        TaskBuilder {
+            executable: Executable::Pipeline(graph),
+            arguments: Vec::new(),
+            error: None,
+        }
+    }
+
+    /// A task running the pipeline that `built` holds; if building it failed, the error is
+    /// reported when the outer pipeline is built.
+    pub fn nested(built: Result<PipelineGraph, BuildError>) -> Self {
+        match built {
+            Ok(graph) => TaskBuilder::pipeline(Arc::new(graph)),
+            Err(error) => {
+                let mut builder = TaskBuilder::pipeline(Arc::new(PipelineGraph::new("invalid")));
+                builder.error = Some(format!("a nested pipeline is invalid: {error}"));
+                builder
+            }
+        }
+    }
+
+    /// Sets a parameter input.
+    pub fn param<T>(mut self, input: &str, value: impl IntoParamRef<T>) -> Self {
+        self.arguments
+            .push((input.to_owned(), value.into_param_ref().source));
+        self
+    }
+
+    /// Sets an artifact input.
+    pub fn artifact<K>(mut self, input: &str, value: impl IntoArtifactRef<K>) -> Self {
+        self.arguments
+            .push((input.to_owned(), value.into_artifact_ref().source));
+        self
+    }
+
+    /// Adds the task to the current pipeline.
+    ///
+    /// # Panics
+    /// Outside [`PipelineBuilder::build`] (for example when a generated `component::task`
+    /// function is called outside a `#[pipeline]` function), since there is no pipeline to
+    /// add the task to.
+    pub fn add(self) -> TaskHandle {
+        let Some(state) = current_scope() else {
+            panic!(
+                "task '{}' was created outside a pipeline: call `{0}::task(..)` inside a \
+                 #[pipeline] function or PipelineBuilder::build",
+                self.executable.name()
+            );
+        };
+        let index = {
+            let mut s = state.borrow_mut();
+            if let Some(error) = self.error {
+                s.errors.push(error);
+            }
+            s.tasks.push(TaskState {
+                explicit_name: None,
+                executable: self.executable,
+                arguments: self.arguments,
+                after: Vec::new(),
+                config: TaskConfig::default(),
+            });
+            s.tasks.len() - 1
+        };
+        TaskHandle { state, index }
+    }
+}
+
+/// A task in a pipeline being built: read its outputs, change its settings.
+#[derive(Clone)]
+pub struct TaskHandle {
+    state: Rc<RefCell<State>>,
+    index: usize,
+}
+
+impl std::fmt::Debug for TaskHandle {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let state = self.state.borrow();
+        f.debug_struct("TaskHandle")
+            .field("pipeline", &state.name)
+            .field("component", &state.tasks[self.index].executable.name())
+            .field("index", &self.index)
+            .finish()
+    }
+}
+
+/// Something an output handle can be made from: `ParamRef<T>` or `ArtifactRef<K>`.
+pub trait OutputRef: Sized {
+    /// The handle of `task`'s output `name`.
+    fn of_task(task: &TaskHandle, name: &str) -> Self;
+    /// The output's type in the graph.
+    fn io_type() -> IoType;
+    #[doc(hidden)]
+    fn into_source(self) -> SourceToken;
+}
+
+/// An opaque value source, used by generated code.
+#[doc(hidden)]
+pub struct SourceToken(Source);
+
+impl<T: ParamValue> OutputRef for ParamRef<T> {
+    fn of_task(task: &TaskHandle, name: &str) -> Self {
+        ParamRef {
+            source: task.source(name),
+            ty: PhantomData,
+        }
+    }
+    fn io_type() -> IoType {
+        IoType::Parameter(T::TYPE)
+    }
+    fn into_source(self) -> SourceToken {
+        SourceToken(self.source)
+    }
+}
+
+impl<K: ArtifactKind> OutputRef for ArtifactRef<K> {
+    fn of_task(task: &TaskHandle, name: &str) -> Self {
+        ArtifactRef {
+            source: task.source(name),
+            kind: PhantomData,
+        }
+    }
+    fn io_type() -> IoType {
+        IoType::artifact::<K>()
+    }
+    fn into_source(self) -> SourceToken {
+        SourceToken(self.source)
+    }
+}
+
+impl TaskHandle {
+    fn source(&self, output: &str) -> Source {
+        Source::TaskOutput {
+            builder: self.state.borrow().id,
+            task: self.index,
+            output: output.to_owned(),
+        }
+    }
+
+    /// The handle of one of the task's outputs, by name (checked when the pipeline is built).
+    pub fn output<R: OutputRef>(&self, name: &str) -> R {
+        R::of_task(self, name)
+    }
+
+    fn edit(&self, f: impl FnOnce(&mut TaskState)) {
+        f(&mut self.state.borrow_mut().tasks[self.index]);
+    }
+
+    fn config(&self, f: impl FnOnce(&mut TaskConfig)) {
+        self.edit(|t| f(&mut t.config));
+    }
+}
+
+/// A task with typed output handles, as the generated `component::task(..)` returns it.
+///
+/// The configuration methods take and return the task, so they chain:
+/// `train::task(data, 10).retries(2).cpu_request("2").memory_limit("4Gi")`.
+#[derive(Debug, Clone)]
+pub struct Task<O> {
+    /// The task's outputs, one typed handle per output (`task.outputs.model`).
+    pub outputs: O,
+    handle: TaskHandle,
+}
+
+impl<O> Task<O> {
+    /// Wraps a handle and its typed outputs (used by generated code).
+    pub fn new(handle: TaskHandle, outputs: O) -> Self {
+        Task { outputs, handle }
+    }
+
+    /// The untyped handle.
+    pub fn handle(&self) -> &TaskHandle {
+        &self.handle
+    }
+
+    /// Names the task (by default: the component's name, made unique with `-2`, `-3`, ...).
+    pub fn name(self, name: impl Into<String>) -> Self {
+        let name = name.into();
+        self.handle.edit(|t| t.explicit_name = Some(name));
+        self
+    }
+
+    /// The name UIs show for the task.
+    pub fn display_name(self, name: impl Into<String>) -> Self {
+        let name = name.into();
+        self.handle.config(|c| c.display_name = Some(name));
+        self
+    }
+
+    /// Runs this task only after `other` has finished, although no value flows between them.
+    pub fn after<P>(self, other: &Task<P>) -> Self {
+        let target = (other.handle.state.borrow().id, other.handle.index);
+        self.handle.edit(|t| t.after.push(target));
+        self
+    }
+
+    /// Requests CPU (`"500m"`, `"2"`).
+    pub fn cpu_request(self, quantity: impl Into<String>) -> Self {
+        let q = quantity.into();
+        self.handle.config(|c| c.resources.cpu_request = Some(q));
+        self
+    }
+
+    /// Limits CPU.
+    pub fn cpu_limit(self, quantity: impl Into<String>) -> Self {
+        let q = quantity.into();
+        self.handle.config(|c| c.resources.cpu_limit = Some(q));
+        self
+    }
+
+    /// Requests memory (`"512Mi"`, `"4Gi"`).
+    pub fn memory_request(self, quantity: impl Into<String>) -> Self {
+        let q = quantity.into();
+        self.handle.config(|c| c.resources.memory_request = Some(q));
+        self
+    }
+
+    /// Limits memory.
+    pub fn memory_limit(self, quantity: impl Into<String>) -> Self {
+        let q = quantity.into();
+        self.handle.config(|c| c.resources.memory_limit = Some(q));
+        self
+    }
+
+    /// Asks for `count` GPUs (`nvidia.com/gpu` unless [`Task::accelerator`] says otherwise).
+    pub fn gpus(self, count: u32) -> Self {
+        self.handle.config(|c| c.resources.gpus = Some(count));
+        self
+    }
+
+    /// The accelerator's Kubernetes resource name (`nvidia.com/gpu`, `amd.com/gpu`, ...).
+    pub fn accelerator(self, resource: impl Into<String>) -> Self {
+        let r = resource.into();
+        self.handle.config(|c| c.resources.accelerator = Some(r));
+        self
+    }
+
+    /// Retries the task up to `limit` times after a failure.
+    pub fn retries(self, limit: u32) -> Self {
+        self.handle
+            .config(|c| c.retry = Some(RetryPolicy::new(limit)));
+        self
+    }
+
+    /// Retries with exponential backoff: wait `duration` (`"10s"`), then `factor` times longer.
+    pub fn retries_with_backoff(self, limit: u32, duration: &str, factor: u32) -> Self {
+        let policy = RetryPolicy {
+            limit,
+            backoff: Some(Backoff {
+                duration: duration.to_owned(),
+                factor,
+                max_duration: None,
+            }),
+        };
+        self.handle.config(|c| c.retry = Some(policy));
+        self
+    }
+
+    /// Sets an environment variable.
+    pub fn env(self, name: impl Into<String>, value: impl Into<String>) -> Self {
+        let (n, v) = (name.into(), value.into());
+        self.handle.config(|c| {
+            c.env.insert(n, v);
+        });
+        self
+    }
+
+    /// Turns reuse of earlier results on or off for this task.
+    pub fn caching(self, enabled: bool) -> Self {
+        self.handle.config(|c| c.caching = Some(enabled));
+        self
+    }
+
+    /// Runs this task in another image.
+    pub fn image(self, image: impl Into<String>) -> Self {
+        let i = image.into();
+        self.handle.config(|c| c.image = Some(i));
+        self
+    }
+}
+
+/// What a pipeline function may return: nothing, one handle, or a struct of handles.
+pub trait PipelineReturn {
+    /// The handles a parent pipeline gets for a task running this pipeline.
+    type Refs;
+    /// The pipeline's outputs.
+    fn output_specs() -> Vec<OutputSpec>;
+    /// The handles of `task`'s outputs.
+    fn refs(task: &TaskHandle) -> Self::Refs;
+    #[doc(hidden)]
+    fn into_sources(self) -> Vec<(OutputSpec, SourceToken)>;
+}
+
+/// No outputs.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct NoOutputs;
+
+/// One output, named `output`.
+#[derive(Debug, Clone)]
+pub struct SingleOutput<R> {
+    /// The output's handle.
+    pub output: R,
+}
+
+/// The name of a single returned value, as kfp names it.
+pub const SINGLE_OUTPUT: &str = "output";
+
+impl PipelineReturn for () {
+    type Refs = NoOutputs;
+    fn output_specs() -> Vec<OutputSpec> {
+        Vec::new()
+    }
+    fn refs(_: &TaskHandle) -> NoOutputs {
+        NoOutputs
+    }
+    fn into_sources(self) -> Vec<(OutputSpec, SourceToken)> {
+        Vec::new()
+    }
+}
+
+impl<R: OutputRef> PipelineReturn for R {
+    type Refs = SingleOutput<R>;
+    fn output_specs() -> Vec<OutputSpec> {
+        vec![OutputSpec::new(SINGLE_OUTPUT, R::io_type())]
+    }
+    fn refs(task: &TaskHandle) -> SingleOutput<R> {
+        SingleOutput {
+            output: task.output(SINGLE_OUTPUT),
+        }
+    }
+    fn into_sources(self) -> Vec<(OutputSpec, SourceToken)> {
+        vec![(
+            OutputSpec::new(SINGLE_OUTPUT, R::io_type()),
+            self.into_source(),
+        )]
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::param::ParamType;
+
+    fn add() -> Arc<ComponentSpec> {
+        let d = || IoType::Parameter(ParamType::Double);
+        Arc::new(
+            ComponentSpec::new("add")
+                .input("x", d())
+                .input("y", d())
+                .output("sum", d()),
+        )
+    }
+
+    #[test]
+    fn explicit_names_win_and_generated_ones_avoid_them() {
+        let graph = PipelineBuilder::new("p")
+            .build(|| {
+                let first = TaskBuilder::new(add())
+                    .param("x", 1.0)
+                    .param("y", 2.0)
+                    .add();
+                Task::new(first.clone(), ()).name("add-2");
+                TaskBuilder::new(add())
+                    .param("x", first.output::<ParamRef<f64>>("sum"))
+                    .param("y", 2.0)
+                    .add();
+            })
+            .unwrap();
+        let names: Vec<&str> = graph.tasks.iter().map(|t| t.name.as_str()).collect();
+        assert_eq!(names, ["add-2", "add"]);
+        assert_eq!(
+            graph.tasks[1].argument("x"),
+            Some(&ValueSource::TaskOutput {
+                task: "add-2".into(),
+                output: "sum".into()
+            })
+        );
+    }
+
+    #[test]
+    fn values_from_another_pipeline_are_rejected() {
+        let other = PipelineBuilder::new("other");
+        let foreign: ParamRef<f64> = other.input("x");
+        let err = PipelineBuilder::new("p")
+            .build(|| {
+                TaskBuilder::new(add())
+                    .param("x", foreign)
+                    .param("y", 2.0)
+                    .add();
+            })
+            .unwrap_err();
+        assert!(
+            err.to_string().contains("belongs to another pipeline"),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn non_finite_constants_are_rejected() {
+        let err = PipelineBuilder::new("p")
+            .build(|| {
+                TaskBuilder::new(add())
+                    .param("x", f64::NAN)
+                    .param("y", 2.0)
+                    .add();
+            })
+            .unwrap_err();
+        assert!(
+            err.to_string()
+                .contains("task 'add', input 'x': a float constant must be finite"),
+            "{err}"
+        );
+    }
+
+    #[test]
+    #[should_panic(expected = "created outside a pipeline")]
+    fn tasks_need_a_pipeline() {
+        TaskBuilder::new(add()).add();
+    }
+}

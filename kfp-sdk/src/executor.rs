@@ -1,0 +1,418 @@
+//! Running one component inside its container (or a local working folder).
+//!
+//! `BINARY component-exec NAME` parses its arguments into an [`ExecContext`], finds the
+//! component in the [`registry`](crate::registry) and runs it. Inputs arrive as files or as
+//! argument values, never through a shell, so any text (quotes, newlines, `{{`, megabytes)
+//! arrives intact. Outputs are written atomically (a temporary file renamed into place), so
+//! a killed step never leaves a half-written output behind.
+//!
+//! The arguments, each repeatable:
+//!
+//! | flag | meaning |
+//! | --- | --- |
+//! | `--param NAME=VALUE` | a parameter input, given inline |
+//! | `--param-file NAME=PATH` | a parameter input, read from a file (how Argo passes them) |
+//! | `--input NAME=PATH` | an artifact input (a file or a folder) |
+//! | `--input-metadata NAME=PATH` | the JSON metadata of an artifact input, if known |
+//! | `--output-param NAME=PATH` | where to write a parameter output |
+//! | `--output NAME=PATH` | where to write an artifact output |
+//! | `--output-metadata NAME=PATH` | where to write an artifact output's metadata |
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+use crate::artifact::{ArtifactKind, Input, Metadata, Output};
+use crate::param::{ParamValue, preview};
+
+/// Why a component could not run, or failed.
+#[derive(Debug, thiserror::Error)]
+pub enum ExecError {
+    /// An input the component needs was not given.
+    #[error("component '{component}': input '{input}' was not given")]
+    MissingInput {
+        /// The component.
+        component: String,
+        /// The input.
+        input: String,
+    },
+    /// An input's value could not be read as its type.
+    #[error("component '{component}': input '{input}': {message}")]
+    BadInput {
+        /// The component.
+        component: String,
+        /// The input.
+        input: String,
+        /// What is wrong.
+        message: String,
+    },
+    /// No path was given for an output the component writes.
+    #[error("component '{component}': no path was given for output '{output}'")]
+    MissingOutput {
+        /// The component.
+        component: String,
+        /// The output.
+        output: String,
+    },
+    /// Reading or writing a file failed.
+    #[error("component '{component}': {path}: {source}")]
+    Io {
+        /// The component.
+        component: String,
+        /// The file.
+        path: PathBuf,
+        /// The error.
+        source: std::io::Error,
+    },
+    /// The component function returned an error.
+    #[error("component '{component}' failed: {message}")]
+    Failed {
+        /// The component.
+        component: String,
+        /// The error's message.
+        message: String,
+    },
+    /// The arguments of `component-exec` are malformed.
+    #[error("{0}")]
+    Usage(String),
+}
+
+/// The inputs and output locations of one component run.
+#[derive(Debug, Default, Clone)]
+pub struct ExecArgs {
+    /// Parameter inputs given inline.
+    pub params: BTreeMap<String, String>,
+    /// Parameter inputs given as files.
+    pub param_files: BTreeMap<String, PathBuf>,
+    /// Artifact inputs.
+    pub inputs: BTreeMap<String, PathBuf>,
+    /// Metadata of artifact inputs.
+    pub input_metadata: BTreeMap<String, PathBuf>,
+    /// Where parameter outputs go.
+    pub output_params: BTreeMap<String, PathBuf>,
+    /// Where artifact outputs go.
+    pub outputs: BTreeMap<String, PathBuf>,
+    /// Where the metadata of artifact outputs goes.
+    pub output_metadata: BTreeMap<String, PathBuf>,
+}
+
+impl ExecArgs {
+    /// Parses `--flag NAME=VALUE` pairs (the arguments after `component-exec NAME`).
+    pub fn parse<I: IntoIterator<Item = String>>(args: I) -> Result<Self, ExecError> {
+        let mut parsed = ExecArgs::default();
+        let mut args = args.into_iter();
+        while let Some(flag) = args.next() {
+            let (flag, inline) = match flag.split_once('=') {
+                Some((f, rest)) if f.starts_with("--") => (f.to_owned(), Some(rest.to_owned())),
+                _ => (flag, None),
+            };
+            let map = match flag.as_str() {
+                "--param" => None,
+                "--param-file" => Some(&mut parsed.param_files),
+                "--input" => Some(&mut parsed.inputs),
+                "--input-metadata" => Some(&mut parsed.input_metadata),
+                "--output-param" => Some(&mut parsed.output_params),
+                "--output" => Some(&mut parsed.outputs),
+                "--output-metadata" => Some(&mut parsed.output_metadata),
+                other => {
+                    return Err(ExecError::Usage(format!(
+                        "unknown argument '{other}' (expected --param, --param-file, --input, \
+                         --input-metadata, --output-param, --output or --output-metadata)"
+                    )));
+                }
+            };
+            let Some(pair) = inline.or_else(|| args.next()) else {
+                return Err(ExecError::Usage(format!("{flag} needs NAME=VALUE")));
+            };
+            let Some((name, value)) = pair.split_once('=') else {
+                return Err(ExecError::Usage(format!(
+                    "{flag} needs NAME=VALUE, got {}",
+                    preview(&pair)
+                )));
+            };
+            match map {
+                None => {
+                    parsed.params.insert(name.to_owned(), value.to_owned());
+                }
+                Some(map) => {
+                    map.insert(name.to_owned(), PathBuf::from(value));
+                }
+            }
+        }
+        Ok(parsed)
+    }
+
+    /// The arguments that [`ExecArgs::parse`] reads back into these values.
+    pub fn to_args(&self) -> Vec<String> {
+        let mut out = Vec::new();
+        let mut push = |flag: &str, name: &str, value: String| {
+            out.push(flag.to_owned());
+            out.push(format!("{name}={value}"));
+        };
+        for (name, value) in &self.params {
+            push("--param", name, value.clone());
+        }
+        let paths = [
+            ("--param-file", &self.param_files),
+            ("--input", &self.inputs),
+            ("--input-metadata", &self.input_metadata),
+            ("--output-param", &self.output_params),
+            ("--output", &self.outputs),
+            ("--output-metadata", &self.output_metadata),
+        ];
+        for (flag, map) in paths {
+            for (name, path) in map {
+                push(flag, name, path.display().to_string());
+            }
+        }
+        out
+    }
+}
+
+/// What a running component reads its inputs from and writes its outputs to.
+#[derive(Debug)]
+pub struct ExecContext {
+    component: String,
+    args: ExecArgs,
+    pending_metadata: Vec<(String, Output<crate::artifact::Artifact>, PathBuf)>,
+}
+
+impl ExecContext {
+    /// A context for running `component` with these arguments.
+    pub fn new(component: impl Into<String>, args: ExecArgs) -> Self {
+        ExecContext {
+            component: component.into(),
+            args,
+            pending_metadata: Vec::new(),
+        }
+    }
+
+    /// The component being run.
+    pub fn component(&self) -> &str {
+        &self.component
+    }
+
+    fn io_error(&self, path: &Path, source: std::io::Error) -> ExecError {
+        ExecError::Io {
+            component: self.component.clone(),
+            path: path.to_owned(),
+            source,
+        }
+    }
+
+    /// The value of a parameter input.
+    pub fn param<T: ParamValue>(&self, name: &str) -> Result<T, ExecError> {
+        let text = if let Some(value) = self.args.params.get(name) {
+            value.clone()
+        } else if let Some(path) = self.args.param_files.get(name) {
+            std::fs::read_to_string(path).map_err(|e| self.io_error(path, e))?
+        } else {
+            return Err(ExecError::MissingInput {
+                component: self.component.clone(),
+                input: name.to_owned(),
+            });
+        };
+        T::from_text(&text).map_err(|e| ExecError::BadInput {
+            component: self.component.clone(),
+            input: name.to_owned(),
+            message: e.to_string(),
+        })
+    }
+
+    /// An artifact input.
+    pub fn input<K: ArtifactKind>(&self, name: &str) -> Result<Input<K>, ExecError> {
+        let Some(path) = self.args.inputs.get(name) else {
+            return Err(ExecError::MissingInput {
+                component: self.component.clone(),
+                input: name.to_owned(),
+            });
+        };
+        if !path.exists() {
+            return Err(ExecError::BadInput {
+                component: self.component.clone(),
+                input: name.to_owned(),
+                message: format!("the artifact {} does not exist", path.display()),
+            });
+        }
+        let mut input = Input::new(name, path);
+        if let Some(meta_path) = self.args.input_metadata.get(name)
+            && meta_path.exists()
+        {
+            let text =
+                std::fs::read_to_string(meta_path).map_err(|e| self.io_error(meta_path, e))?;
+            let metadata: Metadata =
+                serde_json::from_str(&text).map_err(|e| ExecError::BadInput {
+                    component: self.component.clone(),
+                    input: name.to_owned(),
+                    message: format!("metadata {}: {e}", meta_path.display()),
+                })?;
+            input = input.with_metadata(metadata);
+        }
+        Ok(input)
+    }
+
+    /// An artifact output: its parent folder is created, and its metadata is saved by
+    /// [`ExecContext::finish`].
+    pub fn output<K: ArtifactKind>(&mut self, name: &str) -> Result<Output<K>, ExecError> {
+        let Some(path) = self.args.outputs.get(name).cloned() else {
+            return Err(ExecError::MissingOutput {
+                component: self.component.clone(),
+                output: name.to_owned(),
+            });
+        };
+        if let Some(parent) = path.parent() {
+            std::fs::create_dir_all(parent).map_err(|e| self.io_error(parent, e))?;
+        }
+        let output = Output::<K>::new(name, &path);
+        if let Some(meta_path) = self.args.output_metadata.get(name).cloned() {
+            // The same shared metadata map, seen through the untyped kind.
+            let untyped = Output::<crate::artifact::Artifact>::shared_with(&output);
+            self.pending_metadata
+                .push((name.to_owned(), untyped, meta_path));
+        }
+        Ok(output)
+    }
+
+    /// Writes a parameter output.
+    pub fn write_param<T: ParamValue>(&mut self, name: &str, value: &T) -> Result<(), ExecError> {
+        let Some(path) = self.args.output_params.get(name).cloned() else {
+            return Err(ExecError::MissingOutput {
+                component: self.component.clone(),
+                output: name.to_owned(),
+            });
+        };
+        let text = value.to_text().map_err(|e| ExecError::Failed {
+            component: self.component.clone(),
+            message: format!("output '{name}' could not be encoded: {e}"),
+        })?;
+        write_atomically(&path, text.as_bytes()).map_err(|e| self.io_error(&path, e))
+    }
+
+    /// Saves the metadata of the artifact outputs; call once the function has returned.
+    pub fn finish(&mut self) -> Result<(), ExecError> {
+        for (_, output, path) in std::mem::take(&mut self.pending_metadata) {
+            let json = serde_json::to_vec_pretty(&output.metadata()).unwrap_or_default();
+            write_atomically(&path, &json).map_err(|e| self.io_error(&path, e))?;
+        }
+        Ok(())
+    }
+
+    /// Turns a component function's error into [`ExecError::Failed`].
+    pub fn failed(&self, error: impl std::fmt::Display) -> ExecError {
+        ExecError::Failed {
+            component: self.component.clone(),
+            message: format!("{error:#}"),
+        }
+    }
+}
+
+/// Writes `bytes` to `path` through a temporary file in the same folder and a rename, so
+/// readers see either nothing or the whole file.
+pub fn write_atomically(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
+    use std::io::Write;
+    let parent = path.parent().filter(|p| !p.as_os_str().is_empty());
+    if let Some(parent) = parent {
+        std::fs::create_dir_all(parent)?;
+    }
+    let file_name = path
+        .file_name()
+        .map(|n| n.to_string_lossy())
+        .unwrap_or_default();
+    let temp = path.with_file_name(format!(".{file_name}.tmp-{}", std::process::id()));
+    let result = (|| {
+        let mut file = std::fs::File::create(&temp)?;
+        file.write_all(bytes)?;
+        file.sync_all()?;
+        std::fs::rename(&temp, path)
+    })();
+    if result.is_err() {
+        let _ = std::fs::remove_file(&temp);
+    }
+    result
+}
+
+/// Runs the registered component `name` with these arguments.
+pub fn run_component(name: &str, args: ExecArgs) -> Result<(), ExecError> {
+    let entry =
+        crate::registry::find_component(name).map_err(|e| ExecError::Usage(e.to_string()))?;
+    let mut ctx = ExecContext::new(entry.name, args);
+    (entry.run)(&mut ctx)?;
+    ctx.finish()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn arguments_round_trip_and_keep_equals_signs_in_values() {
+        let args = ExecArgs::parse(
+            [
+                "--param",
+                "x=a=b",
+                "--param=y={{q}}",
+                "--output-param",
+                "sum=/tmp/o",
+            ]
+            .map(String::from),
+        )
+        .unwrap();
+        assert_eq!(args.params["x"], "a=b");
+        assert_eq!(args.params["y"], "{{q}}");
+        let again = ExecArgs::parse(args.to_args()).unwrap();
+        assert_eq!(again.params, args.params);
+        assert_eq!(again.output_params, args.output_params);
+    }
+
+    #[test]
+    fn malformed_arguments_are_reported() {
+        let err = ExecArgs::parse(["--bogus", "x=1"].map(String::from)).unwrap_err();
+        assert!(err.to_string().contains("unknown argument '--bogus'"));
+        let err = ExecArgs::parse(["--param", "novalue"].map(String::from)).unwrap_err();
+        assert!(err.to_string().contains("needs NAME=VALUE"));
+        let err = ExecArgs::parse(["--input"].map(String::from)).unwrap_err();
+        assert!(err.to_string().contains("needs NAME=VALUE"));
+    }
+
+    #[test]
+    fn params_come_from_values_or_files_and_errors_name_the_input() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("big");
+        let big = "line \"one\"\n{{inputs.parameters.x}}\n".repeat(40_000);
+        std::fs::write(&file, &big).unwrap();
+        let mut args = ExecArgs::default();
+        args.param_files.insert("text".into(), file);
+        args.params.insert("n".into(), "seven".into());
+        let ctx = ExecContext::new("demo", args);
+        assert_eq!(ctx.param::<String>("text").unwrap(), big);
+        let err = ctx.param::<u32>("n").unwrap_err().to_string();
+        assert!(
+            err.starts_with("component 'demo': input 'n': expected NUMBER_INTEGER"),
+            "{err}"
+        );
+        let err = ctx.param::<u32>("absent").unwrap_err().to_string();
+        assert_eq!(err, "component 'demo': input 'absent' was not given");
+    }
+
+    #[test]
+    fn outputs_and_metadata_are_written() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut args = ExecArgs::default();
+        args.output_params
+            .insert("n".into(), dir.path().join("params/n"));
+        args.outputs
+            .insert("model".into(), dir.path().join("artifacts/model"));
+        args.output_metadata
+            .insert("model".into(), dir.path().join("meta/model.json"));
+        let mut ctx = ExecContext::new("demo", args);
+        ctx.write_param("n", &7u32).unwrap();
+        let model = ctx.output::<crate::Model>("model").unwrap();
+        std::fs::write(model.path(), b"weights").unwrap();
+        model.set_metadata("framework", "kfp-rs");
+        ctx.finish().unwrap();
+        assert_eq!(
+            std::fs::read_to_string(dir.path().join("params/n")).unwrap(),
+            "7"
+        );
+        let meta = std::fs::read_to_string(dir.path().join("meta/model.json")).unwrap();
+        assert!(meta.contains("\"framework\": \"kfp-rs\""), "{meta}");
+    }
+}

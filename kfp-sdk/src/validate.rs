@@ -1,0 +1,631 @@
+//! Validation of a pipeline graph, before anything is written.
+//!
+//! [`validate`] runs every check and reports every problem at once, each naming the
+//! pipeline, the task and the field. The checks cover what `argo lint` would reject in the
+//! YAML we generate (names, unknown or cyclic dependencies, unsupplied inputs, references to
+//! outputs that do not exist) and type errors that hand-built graphs can contain.
+use std::collections::{BTreeMap, BTreeSet};
+
+use crate::component::{CommandPart, ComponentSpec, Implementation, IoType};
+use crate::graph::{Executable, PipelineGraph, Task, ValueSource};
+use crate::param::ParamType;
+
+/// One problem found in a pipeline graph.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ValidationError {
+    /// The pipeline (a nested one is named `outer/inner`).
+    pub pipeline: String,
+    /// The task, when the problem is in one.
+    pub task: Option<String>,
+    /// The field: `name`, `input 'x'`, `after`, `output 'y'`, ...
+    pub field: String,
+    /// What is wrong.
+    pub message: String,
+}
+
+impl std::fmt::Display for ValidationError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "pipeline '{}'", self.pipeline)?;
+        if let Some(task) = &self.task {
+            write!(f, ", task '{task}'")?;
+        }
+        write!(f, ", {}: {}", self.field, self.message)
+    }
+}
+
+/// All problems found in a pipeline graph.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub struct ValidationErrors(pub Vec<ValidationError>);
+
+impl std::fmt::Display for ValidationErrors {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let n = self.0.len();
+        write!(
+            f,
+            "{n} problem{} in the pipeline:",
+            if n == 1 { "" } else { "s" }
+        )?;
+        for error in &self.0 {
+            write!(f, "\n  - {error}")?;
+        }
+        Ok(())
+    }
+}
+
+/// The longest pipeline name: Argo appends 6 characters (`-xxxxx`) to make a 63-character
+/// workflow name.
+pub const MAX_PIPELINE_NAME: usize = 57;
+/// The longest task name (a DNS label, so that it can appear in Kubernetes names).
+pub const MAX_TASK_NAME: usize = 63;
+
+/// Whether `name` is a DNS-1123 label: lowercase letters, digits and `-`, starting and ending
+/// with a letter or digit.
+pub fn is_dns_label(name: &str) -> bool {
+    let bytes = name.as_bytes();
+    !bytes.is_empty()
+        && bytes
+            .iter()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || *b == b'-')
+        && bytes[0] != b'-'
+        && bytes[bytes.len() - 1] != b'-'
+}
+
+/// Whether `name` is a valid Argo parameter or artifact name (`^[-a-zA-Z0-9_]+$`).
+pub fn is_io_name(name: &str) -> bool {
+    !name.is_empty()
+        && name
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+}
+
+/// Checks the whole graph (nested pipelines included) and returns every problem found.
+pub fn validate(graph: &PipelineGraph) -> Result<(), ValidationErrors> {
+    let mut errors = Vec::new();
+    if graph.name.len() > MAX_PIPELINE_NAME || !is_dns_label(&graph.name) {
+        errors.push(ValidationError {
+            pipeline: graph.name.clone(),
+            task: None,
+            field: "name".into(),
+            message: format!(
+                "must be a DNS-1123 label (lowercase letters, digits and '-', starting and ending \
+                 with a letter or digit) of at most {MAX_PIPELINE_NAME} characters (has {})",
+                graph.name.len()
+            ),
+        });
+    }
+    check_pipeline(graph, &graph.name, &mut errors);
+    if errors.is_empty() {
+        Ok(())
+    } else {
+        Err(ValidationErrors(errors))
+    }
+}
+
+struct Checker<'a> {
+    graph: &'a PipelineGraph,
+    path: &'a str,
+    errors: &'a mut Vec<ValidationError>,
+}
+
+impl Checker<'_> {
+    fn error(&mut self, task: Option<&str>, field: impl Into<String>, message: impl Into<String>) {
+        self.errors.push(ValidationError {
+            pipeline: self.path.to_owned(),
+            task: task.map(str::to_owned),
+            field: field.into(),
+            message: message.into(),
+        });
+    }
+
+    /// The type of the value a source yields, or an error message.
+    fn source_type(&self, source: &ValueSource, expected: &IoType) -> Result<IoType, String> {
+        match source {
+            ValueSource::Constant(value) => match expected {
+                IoType::Artifact(_) => {
+                    Err("an artifact input needs an artifact, not a constant".to_owned())
+                }
+                IoType::Parameter(t) if json_fits(value, *t) => Ok(expected.clone()),
+                IoType::Parameter(t) => Err(format!("the constant {value} is not a {t}")),
+            },
+            ValueSource::PipelineInput(name) => match self.graph.input(name) {
+                Some(input) => Ok(input.ty.clone()),
+                None => Err(format!("the pipeline has no input '{name}'")),
+            },
+            ValueSource::TaskOutput { task, output } => {
+                let Some(producer) = self.graph.task(task) else {
+                    return Err(format!("there is no task '{task}'"));
+                };
+                producer.executable.output_type(output).ok_or_else(|| {
+                    format!(
+                        "task '{task}' ({}) has no output '{output}'",
+                        producer.executable.name()
+                    )
+                })
+            }
+        }
+    }
+
+    fn check_task(&mut self, task: &Task) {
+        let name = task.name.as_str();
+        if name.len() > MAX_TASK_NAME || !is_dns_label(name) {
+            self.error(
+                Some(name),
+                "name",
+                format!(
+                    "must be a DNS-1123 label of at most {MAX_TASK_NAME} characters \
+                     (lowercase letters, digits and '-')"
+                ),
+            );
+        } else if name.as_bytes()[0].is_ascii_digit() {
+            self.error(
+                Some(name),
+                "name",
+                "must not begin with a digit (Argo's DAG rule)",
+            );
+        }
+        let inputs = task.executable.inputs();
+        let mut seen = BTreeSet::new();
+        for (input_name, source) in &task.arguments {
+            let field = format!("input '{input_name}'");
+            if !seen.insert(input_name.as_str()) {
+                self.error(Some(name), field, "is set twice");
+                continue;
+            }
+            let Some(input) = inputs.iter().find(|i| &i.name == input_name) else {
+                let known: Vec<&str> = inputs.iter().map(|i| i.name.as_str()).collect();
+                self.error(
+                    Some(name),
+                    field,
+                    format!(
+                        "'{}' has no such input (its inputs: {})",
+                        task.executable.name(),
+                        known.join(", ")
+                    ),
+                );
+                continue;
+            };
+            if let ValueSource::TaskOutput { task: producer, .. } = source
+                && producer == name
+            {
+                self.error(Some(name), field, "a task cannot consume its own output");
+                continue;
+            }
+            match self.source_type(source, &input.ty) {
+                Err(message) => self.error(Some(name), field, message),
+                Ok(found) if found != input.ty => self.error(
+                    Some(name),
+                    field,
+                    format!("expects {}, but is wired to {found}", input.ty),
+                ),
+                Ok(_) => {}
+            }
+        }
+        for input in inputs {
+            if input.default.is_none() && task.argument(&input.name).is_none() {
+                self.error(
+                    Some(name),
+                    format!("input '{}'", input.name),
+                    format!("is required ({}) but not set", input.ty),
+                );
+            }
+        }
+        for other in &task.after {
+            if other == name {
+                self.error(Some(name), "after", "a task cannot run after itself");
+            } else if self.graph.task(other).is_none() {
+                self.error(Some(name), "after", format!("there is no task '{other}'"));
+            }
+        }
+    }
+
+    /// Reports one cycle, if the dependencies have any.
+    fn check_cycles(&mut self) {
+        let graph = self.graph;
+        let index: BTreeMap<&str, usize> = graph
+            .tasks
+            .iter()
+            .enumerate()
+            .map(|(i, t)| (t.name.as_str(), i))
+            .collect();
+        // 0 = unvisited, 1 = on the current path, 2 = done.
+        let mut state = vec![0u8; graph.tasks.len()];
+        for start in 0..graph.tasks.len() {
+            if state[start] != 0 {
+                continue;
+            }
+            // Iterative depth-first search, so that a 10,000-task chain cannot overflow the stack.
+            let mut stack: Vec<(usize, usize)> = vec![(start, 0)];
+            state[start] = 1;
+            while let Some(&mut (node, ref mut next)) = stack.last_mut() {
+                let upstream = graph.tasks[node].upstream();
+                if let Some(dep) = upstream.get(*next) {
+                    *next += 1;
+                    let Some(&d) = index.get(dep) else { continue };
+                    match state[d] {
+                        0 => {
+                            state[d] = 1;
+                            stack.push((d, 0));
+                        }
+                        1 => {
+                            let from = stack.iter().position(|&(n, _)| n == d).unwrap_or(0);
+                            let mut names: Vec<&str> = stack[from..]
+                                .iter()
+                                .map(|&(n, _)| graph.tasks[n].name.as_str())
+                                .collect();
+                            names.push(graph.tasks[d].name.as_str());
+                            self.error(
+                                Some(&graph.tasks[d].name),
+                                "dependencies",
+                                format!("dependency cycle: {}", names.join(" waits for ")),
+                            );
+                            return;
+                        }
+                        _ => {}
+                    }
+                } else {
+                    state[node] = 2;
+                    stack.pop();
+                }
+            }
+        }
+    }
+}
+
+fn check_component(spec: &ComponentSpec, path: &str, errors: &mut Vec<ValidationError>) {
+    let mut error = |field: String, message: String| {
+        errors.push(ValidationError {
+            pipeline: path.to_owned(),
+            task: None,
+            field: format!("component '{}', {field}", spec.name),
+            message,
+        })
+    };
+    let mut names = BTreeSet::new();
+    let all = spec
+        .inputs
+        .iter()
+        .map(|i| (&i.name, "input"))
+        .chain(spec.outputs.iter().map(|o| (&o.name, "output")));
+    for (name, what) in all {
+        if !is_io_name(name) {
+            error(
+                format!("{what} '{name}'"),
+                "names may only hold letters, digits, '-' and '_'".into(),
+            );
+        }
+        if !names.insert(name.as_str()) {
+            error(
+                format!("{what} '{name}'"),
+                "is declared twice (input and output names share one namespace)".into(),
+            );
+        }
+    }
+    if let Implementation::Container { image, command } = &spec.implementation {
+        if image.trim().is_empty() {
+            error(
+                "image".into(),
+                "a container component needs an image".into(),
+            );
+        }
+        for part in command {
+            let (name, ok) = match part {
+                CommandPart::Literal(_) => continue,
+                CommandPart::InputValue(n) => {
+                    (n, spec.find_input(n).is_some_and(|i| !i.ty.is_artifact()))
+                }
+                CommandPart::InputPath(n) => {
+                    (n, spec.find_input(n).is_some_and(|i| i.ty.is_artifact()))
+                }
+                CommandPart::OutputPath(n) => (n, spec.find_output(n).is_some()),
+            };
+            if !ok {
+                error(
+                    "command".into(),
+                    format!(
+                        "the placeholder {part:?} names no matching input or output ('{name}')"
+                    ),
+                );
+            }
+        }
+    }
+}
+
+fn check_pipeline(graph: &PipelineGraph, path: &str, errors: &mut Vec<ValidationError>) {
+    let mut checker = Checker {
+        graph,
+        path,
+        errors,
+    };
+    let mut names = BTreeSet::new();
+    for input in &graph.inputs {
+        let field = format!("input '{}'", input.name);
+        if !is_io_name(&input.name) {
+            checker.error(
+                None,
+                field.clone(),
+                "names may only hold letters, digits, '-' and '_'",
+            );
+        }
+        if !names.insert(input.name.as_str()) {
+            checker.error(None, field.clone(), "is declared twice");
+        }
+        if let (Some(default), IoType::Parameter(t)) = (&input.default, &input.ty)
+            && !json_fits(default, *t)
+        {
+            checker.error(None, field, format!("the default {default} is not a {t}"));
+        }
+    }
+    if graph.tasks.is_empty() {
+        checker.error(None, "tasks", "a pipeline needs at least one task");
+    }
+    let mut task_names = BTreeSet::new();
+    for task in &graph.tasks {
+        if !task_names.insert(task.name.as_str()) {
+            checker.error(Some(&task.name), "name", "two tasks have this name");
+        }
+        checker.check_task(task);
+    }
+    checker.check_cycles();
+    let mut output_names = BTreeSet::new();
+    for output in &graph.outputs {
+        let field = format!("output '{}'", output.spec.name);
+        if !output_names.insert(output.spec.name.as_str()) {
+            checker.error(None, field.clone(), "is declared twice");
+        }
+        match checker.source_type(&output.source, &output.spec.ty) {
+            Err(message) => checker.error(None, field, message),
+            Ok(found) if found != output.spec.ty => checker.error(
+                None,
+                field,
+                format!("is declared as {}, but is wired to {found}", output.spec.ty),
+            ),
+            Ok(_) => {}
+        }
+    }
+    let mut seen_components: Vec<&ComponentSpec> = Vec::new();
+    for task in &graph.tasks {
+        match &task.executable {
+            Executable::Component(spec) => {
+                if !seen_components.iter().any(|s| std::ptr::eq(*s, &**spec)) {
+                    seen_components.push(spec);
+                    check_component(spec, path, errors);
+                }
+            }
+            Executable::Pipeline(inner) => {
+                check_pipeline(inner, &format!("{path}/{}", inner.name), errors)
+            }
+        }
+    }
+}
+
+/// Whether a JSON constant is a value of the parameter type.
+fn json_fits(value: &serde_json::Value, ty: ParamType) -> bool {
+    use serde_json::Value;
+    match ty {
+        ParamType::String => value.is_string(),
+        ParamType::Integer => value.is_i64() || value.is_u64(),
+        ParamType::Double => value.is_number(),
+        ParamType::Boolean => value.is_boolean(),
+        ParamType::List => value.is_array(),
+        ParamType::Struct => !matches!(value, Value::String(_)),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+
+    use super::*;
+    use crate::component::{ComponentSpec, IoType};
+    use crate::config::TaskConfig;
+    use crate::graph::{Executable, PipelineGraph, Task, ValueSource};
+
+    fn double() -> IoType {
+        IoType::Parameter(ParamType::Double)
+    }
+
+    fn add() -> Arc<ComponentSpec> {
+        Arc::new(
+            ComponentSpec::new("add")
+                .input("x", double())
+                .input("y", double())
+                .output("sum", double()),
+        )
+    }
+
+    fn task(name: &str, args: &[(&str, ValueSource)]) -> Task {
+        Task {
+            name: name.into(),
+            executable: Executable::Component(add()),
+            arguments: args
+                .iter()
+                .map(|(n, s)| (n.to_string(), s.clone()))
+                .collect(),
+            after: vec![],
+            config: TaskConfig::default(),
+        }
+    }
+
+    fn out(task: &str) -> ValueSource {
+        ValueSource::TaskOutput {
+            task: task.into(),
+            output: "sum".into(),
+        }
+    }
+
+    fn one() -> ValueSource {
+        ValueSource::Constant(1.0.into())
+    }
+
+    fn errors_of(graph: &PipelineGraph) -> Vec<String> {
+        match validate(graph) {
+            Ok(()) => vec![],
+            Err(e) => e.0.iter().map(ToString::to_string).collect(),
+        }
+    }
+
+    fn pipeline(tasks: Vec<Task>) -> PipelineGraph {
+        PipelineGraph {
+            tasks,
+            ..PipelineGraph::new("p")
+        }
+    }
+
+    #[test]
+    fn a_correct_chain_passes() {
+        let g = pipeline(vec![
+            task("a", &[("x", one()), ("y", one())]),
+            task("b", &[("x", out("a")), ("y", one())]),
+        ]);
+        assert_eq!(errors_of(&g), Vec::<String>::new());
+    }
+
+    #[test]
+    fn missing_and_unknown_inputs_name_the_task_and_field() {
+        let g = pipeline(vec![task("a", &[("x", one()), ("z", one())])]);
+        let errors = errors_of(&g);
+        assert!(
+            errors
+                .iter()
+                .any(|e| e.contains("task 'a', input 'z'") && e.contains("no such input")),
+            "{errors:?}"
+        );
+        assert!(
+            errors
+                .iter()
+                .any(|e| e.contains("task 'a', input 'y': is required")),
+            "{errors:?}"
+        );
+    }
+
+    #[test]
+    fn unknown_tasks_outputs_and_after_are_reported() {
+        let mut b = task(
+            "b",
+            &[
+                ("x", out("nope")),
+                (
+                    "y",
+                    ValueSource::TaskOutput {
+                        task: "a".into(),
+                        output: "product".into(),
+                    },
+                ),
+            ],
+        );
+        b.after.push("ghost".into());
+        let g = pipeline(vec![task("a", &[("x", one()), ("y", one())]), b]);
+        let errors = errors_of(&g);
+        assert!(
+            errors.iter().any(|e| e.contains("there is no task 'nope'")),
+            "{errors:?}"
+        );
+        assert!(
+            errors.iter().any(|e| e.contains("has no output 'product'")),
+            "{errors:?}"
+        );
+        assert!(
+            errors
+                .iter()
+                .any(|e| e.contains("after: there is no task 'ghost'")),
+            "{errors:?}"
+        );
+    }
+
+    #[test]
+    fn cycles_are_reported_with_their_path() {
+        let g = pipeline(vec![
+            task("a", &[("x", out("c")), ("y", one())]),
+            task("b", &[("x", out("a")), ("y", one())]),
+            task("c", &[("x", out("b")), ("y", one())]),
+        ]);
+        let errors = errors_of(&g);
+        assert!(
+            errors
+                .iter()
+                .any(|e| e.contains("dependency cycle: a waits for c waits for b waits for a")),
+            "{errors:?}"
+        );
+    }
+
+    #[test]
+    fn names_follow_kubernetes_rules() {
+        let long = "x".repeat(64);
+        let g = PipelineGraph {
+            tasks: vec![
+                task("Upper", &[("x", one()), ("y", one())]),
+                task("1st", &[("x", one()), ("y", one())]),
+                task(&long, &[("x", one()), ("y", one())]),
+                task("dup", &[("x", one()), ("y", one())]),
+                task("dup", &[("x", one()), ("y", one())]),
+            ],
+            ..PipelineGraph::new("My_Pipeline")
+        };
+        let errors = errors_of(&g);
+        assert!(
+            errors
+                .iter()
+                .any(|e| e.starts_with("pipeline 'My_Pipeline', name")),
+            "{errors:?}"
+        );
+        assert!(
+            errors.iter().any(|e| e.contains("task 'Upper', name")),
+            "{errors:?}"
+        );
+        assert!(
+            errors
+                .iter()
+                .any(|e| e.contains("task '1st', name: must not begin with a digit")),
+            "{errors:?}"
+        );
+        assert!(
+            errors
+                .iter()
+                .any(|e| e.contains(&format!("task '{long}', name"))),
+            "{errors:?}"
+        );
+        assert!(
+            errors
+                .iter()
+                .any(|e| e.contains("task 'dup', name: two tasks have this name")),
+            "{errors:?}"
+        );
+    }
+
+    #[test]
+    fn types_are_checked_for_hand_built_graphs() {
+        let text = ValueSource::Constant("ten".into());
+        let mut g = pipeline(vec![task(
+            "a",
+            &[("x", text), ("y", ValueSource::PipelineInput("lr".into()))],
+        )]);
+        g.inputs.push(crate::component::InputSpec {
+            name: "lr".into(),
+            ty: IoType::Parameter(ParamType::String),
+            default: None,
+            description: None,
+        });
+        let errors = errors_of(&g);
+        assert!(
+            errors
+                .iter()
+                .any(|e| e.contains("input 'x': the constant \"ten\" is not a NUMBER_DOUBLE")),
+            "{errors:?}"
+        );
+        assert!(
+            errors.iter().any(|e| e.contains(
+                "input 'y': expects parameter NUMBER_DOUBLE, but is wired to parameter STRING"
+            )),
+            "{errors:?}"
+        );
+    }
+
+    #[test]
+    fn an_empty_pipeline_is_rejected() {
+        let errors = errors_of(&pipeline(vec![]));
+        assert!(
+            errors.iter().any(|e| e.contains("at least one task")),
+            "{errors:?}"
+        );
+    }
+}
