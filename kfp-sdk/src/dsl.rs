@@ -33,7 +33,6 @@
 //! assert_eq!(graph.outputs[0].spec.name, "output");
 //! ```
 use std::cell::RefCell;
-use std::collections::HashSet;
 use std::marker::PhantomData;
 use std::rc::Rc;
 use std::sync::Arc;
@@ -340,23 +339,20 @@ impl PipelineBuilder {
         let state = self.state.borrow();
         let mut errors = state.errors.clone();
         // Explicit names first, so that generated ones avoid them.
-        let mut taken: HashSet<String> = HashSet::new();
+        let mut taken = names::UniqueNames::default();
         let mut task_names: Vec<Option<String>> = state
             .tasks
             .iter()
             .map(|t| {
                 t.explicit_name.as_ref().map(|n| {
-                    taken.insert(n.clone());
+                    taken.take(n);
                     n.clone()
                 })
             })
             .collect();
         for (slot, task) in task_names.iter_mut().zip(&state.tasks) {
             if slot.is_none() {
-                *slot = Some(names::unique(
-                    &names::kebab(task.executable.name()),
-                    &mut taken,
-                ));
+                *slot = Some(taken.unique(&names::kebab(task.executable.name())));
             }
         }
         let task_names: Vec<String> = task_names.into_iter().flatten().collect();

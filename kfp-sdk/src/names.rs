@@ -22,15 +22,36 @@ pub fn kebab(name: &str) -> String {
     out
 }
 
-/// A name not yet in `taken`: `base`, else `base-2`, `base-3`, ... (and records it).
-pub(crate) fn unique(base: &str, taken: &mut std::collections::HashSet<String>) -> String {
-    if taken.insert(base.to_owned()) {
-        return base.to_owned();
+/// Hands out names not given before: `base`, else `base-2`, `base-3`, ...
+///
+/// Remembers the next suffix of each base, so that n tasks of one component get their names
+/// in O(n) overall.
+#[derive(Debug, Default)]
+pub(crate) struct UniqueNames {
+    taken: std::collections::HashSet<String>,
+    next_suffix: std::collections::HashMap<String, usize>,
+}
+
+impl UniqueNames {
+    /// Marks `name` as used (returns false if it already was).
+    pub(crate) fn take(&mut self, name: &str) -> bool {
+        self.taken.insert(name.to_owned())
     }
-    (2..)
-        .map(|i| format!("{base}-{i}"))
-        .find(|candidate| taken.insert(candidate.clone()))
-        .unwrap_or_default()
+
+    /// A fresh name derived from `base`, marked as used.
+    pub(crate) fn unique(&mut self, base: &str) -> String {
+        if self.take(base) {
+            return base.to_owned();
+        }
+        let suffix = self.next_suffix.entry(base.to_owned()).or_insert(2);
+        loop {
+            let candidate = format!("{base}-{suffix}");
+            *suffix += 1;
+            if self.taken.insert(candidate.clone()) {
+                return candidate;
+            }
+        }
+    }
 }
 
 #[cfg(test)]
@@ -46,9 +67,11 @@ mod tests {
 
     #[test]
     fn unique_names_get_suffixes() {
-        let mut taken = Default::default();
-        assert_eq!(unique("add", &mut taken), "add");
-        assert_eq!(unique("add", &mut taken), "add-2");
-        assert_eq!(unique("add", &mut taken), "add-3");
+        let mut names = UniqueNames::default();
+        assert!(names.take("add-3"));
+        assert_eq!(names.unique("add"), "add");
+        assert_eq!(names.unique("add"), "add-2");
+        assert_eq!(names.unique("add"), "add-4");
+        assert!(!names.take("add"));
     }
 }

@@ -4,7 +4,7 @@
 //! pipeline, the task and the field. The checks cover what `argo lint` would reject in the
 //! YAML we generate (names, unknown or cyclic dependencies, unsupplied inputs, references to
 //! outputs that do not exist) and type errors that hand-built graphs can contain.
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::{BTreeSet, HashMap};
 
 use crate::component::{CommandPart, ComponentSpec, Implementation, IoType};
 use crate::graph::{Executable, PipelineGraph, Task, ValueSource};
@@ -103,6 +103,8 @@ pub fn validate(graph: &PipelineGraph) -> Result<(), ValidationErrors> {
 
 struct Checker<'a> {
     graph: &'a PipelineGraph,
+    /// Tasks by name (the first of each name), so that lookups stay O(1) in big graphs.
+    tasks: HashMap<&'a str, &'a Task>,
     path: &'a str,
     errors: &'a mut Vec<ValidationError>,
 }
@@ -132,7 +134,7 @@ impl Checker<'_> {
                 None => Err(format!("the pipeline has no input '{name}'")),
             },
             ValueSource::TaskOutput { task, output } => {
-                let Some(producer) = self.graph.task(task) else {
+                let Some(producer) = self.tasks.get(task.as_str()) else {
                     return Err(format!("there is no task '{task}'"));
                 };
                 producer.executable.output_type(output).ok_or_else(|| {
@@ -212,7 +214,7 @@ impl Checker<'_> {
         for other in &task.after {
             if other == name {
                 self.error(Some(name), "after", "a task cannot run after itself");
-            } else if self.graph.task(other).is_none() {
+            } else if !self.tasks.contains_key(other.as_str()) {
                 self.error(Some(name), "after", format!("there is no task '{other}'"));
             }
         }
@@ -221,7 +223,7 @@ impl Checker<'_> {
     /// Reports one cycle, if the dependencies have any.
     fn check_cycles(&mut self) {
         let graph = self.graph;
-        let index: BTreeMap<&str, usize> = graph
+        let index: HashMap<&str, usize> = graph
             .tasks
             .iter()
             .enumerate()
@@ -331,8 +333,13 @@ fn check_component(spec: &ComponentSpec, path: &str, errors: &mut Vec<Validation
 }
 
 fn check_pipeline(graph: &PipelineGraph, path: &str, errors: &mut Vec<ValidationError>) {
+    let mut tasks = HashMap::with_capacity(graph.tasks.len());
+    for task in &graph.tasks {
+        tasks.entry(task.name.as_str()).or_insert(task);
+    }
     let mut checker = Checker {
         graph,
+        tasks,
         path,
         errors,
     };
@@ -358,9 +365,9 @@ fn check_pipeline(graph: &PipelineGraph, path: &str, errors: &mut Vec<Validation
     if graph.tasks.is_empty() {
         checker.error(None, "tasks", "a pipeline needs at least one task");
     }
-    let mut task_names = BTreeSet::new();
+    let mut task_names = HashMap::with_capacity(graph.tasks.len());
     for task in &graph.tasks {
-        if !task_names.insert(task.name.as_str()) {
+        if task_names.insert(task.name.as_str(), ()).is_some() {
             checker.error(Some(&task.name), "name", "two tasks have this name");
         }
         checker.check_task(task);

@@ -5,7 +5,7 @@
 //! arguments that name files only (see [`paths`]): parameter values reach it as raw input
 //! artifacts (files Argo writes from `{{inputs.parameters.NAME}}`), never through argv or a
 //! shell, so any value arrives intact whatever its size or characters.
-use std::collections::{BTreeMap, HashMap, HashSet};
+use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
 
 use k8s_openapi::api::core::v1 as corev1;
@@ -123,7 +123,7 @@ pub fn compile(graph: &PipelineGraph, options: &ArgoOptions) -> Result<model::Wo
     let mut emitter = Emitter {
         options,
         templates: Vec::new(),
-        taken: HashSet::new(),
+        taken: names::UniqueNames::default(),
         component_templates: HashMap::new(),
         pipeline_templates: HashMap::new(),
     };
@@ -174,7 +174,7 @@ pub fn to_yaml<T: serde::Serialize>(resource: &T) -> Result<String, ArgoError> {
 struct Emitter<'a> {
     options: &'a ArgoOptions,
     templates: Vec<model::Template>,
-    taken: HashSet<String>,
+    taken: names::UniqueNames,
     /// (component name, effective settings) → template name.
     component_templates: HashMap<(String, TaskConfig), String>,
     /// Nested pipelines, by address → template name.
@@ -200,7 +200,7 @@ fn reference(source: &ValueSource, artifact: bool) -> Option<String> {
 
 impl Emitter<'_> {
     fn reserve(&mut self, base: &str) -> String {
-        names::unique(base, &mut self.taken)
+        self.taken.unique(base)
     }
 
     fn pipeline_template(&mut self, graph: &PipelineGraph, root: bool) -> String {
