@@ -156,7 +156,7 @@ pub fn compile(graph: &PipelineGraph, options: &ArgoOptions) -> Result<model::Wo
     };
     let spec = model::WorkflowSpec {
         entrypoint: Some(entrypoint),
-        arguments: (!arguments.is_empty()).then(|| model::Arguments {
+        arguments: (!arguments.is_empty()).then_some(model::Arguments {
             parameters: Some(arguments),
             artifacts: None,
         }),
@@ -515,7 +515,7 @@ impl Emitter<'_> {
         };
         model::Template {
             name: Some(name.to_owned()),
-            metadata: (!annotations.is_empty()).then(|| model::Metadata {
+            metadata: (!annotations.is_empty()).then_some(model::Metadata {
                 annotations: Some(annotations),
                 labels: None,
             }),

@@ -10,7 +10,7 @@
 //! Argo (`Workflow`, `Template`, `DAGTask`, ...). Fields use snake_case and serialize under
 //! their Argo (camelCase) names; every struct rejects unknown fields, so a misspelled key is
 //! a deserialization error instead of being dropped. Field order is the YAML key order:
-//! `apiVersion`, `kind`, `metadata`, `spec`, `status`, then `name`, then the rest
+//! `apiVersion`, `kind`, `name`, `metadata`, `spec`, `status`, then the rest
 //! alphabetically. Kubernetes types come from `k8s_openapi`.
 
 use std::collections::BTreeMap;
@@ -2719,12 +2719,12 @@ pub struct TarStrategy {
 #[derive(Debug, Clone, Default, PartialEq, serde::Serialize, serde::Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Template {
-    /// Metadata sets the pods's metadata, i.e. annotations and labels
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub metadata: Option<Metadata>,
     /// Name is the name of the template
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub name: Option<String>,
+    /// Metadata sets the pods's metadata, i.e. annotations and labels
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub metadata: Option<Metadata>,
     /// Optional duration in seconds relative to the StartTime that the pod may be active on a node before the system actively tries to terminate the pod; value must be positive integer This field is only applicable to container and script templates.
     #[serde(rename = "activeDeadlineSeconds")]
     #[serde(default, skip_serializing_if = "Option::is_none")]
