@@ -1,0 +1,347 @@
+//! The example pipelines, end to end: compile each one through its binary's CLI, compare the
+//! YAML with the checked-in copy, check what it means, validate it with Argo's schema and
+//! Hera's models, and run it step by step the way Argo would (see `support/argo_sim.rs`).
+//!
+//! Set `KFP_REGENERATE=1` to rewrite `examples/yaml/*.yaml` after an intended change (never
+//! done under CI).
+mod support;
+
+use std::path::PathBuf;
+use std::process::Command;
+
+use kfp_sdk::argo::model::Workflow;
+use support::argo_sim::{Simulator, substitute};
+
+const EXAMPLES: [&str; 3] = ["hello_world", "add_numbers", "artifacts"];
+
+fn compile(name: &str, dir: &std::path::Path) -> (PathBuf, String) {
+    let path = dir.join(format!("{name}.yaml"));
+    let out = support::run(
+        Command::new(support::example(name))
+            .args(["compile", "-o"])
+            .arg(&path)
+            .env_remove("KFP_IMAGE"),
+    );
+    assert!(
+        out.status.success(),
+        "{name} compile: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let yaml = std::fs::read_to_string(&path).unwrap();
+    (path, yaml)
+}
+
+fn parse(yaml: &str) -> Workflow {
+    serde_saphyr::from_str(yaml).expect("the YAML reads back into the Argo model")
+}
+
+#[test]
+fn compiled_yaml_matches_the_checked_in_copies() {
+    let dir = tempfile::tempdir().unwrap();
+    let regenerate = std::env::var_os("KFP_REGENERATE").is_some() && !support::in_ci();
+    for name in EXAMPLES {
+        let (_, yaml) = compile(name, dir.path());
+        let golden = support::root().join(format!("examples/yaml/{name}.yaml"));
+        if regenerate {
+            std::fs::create_dir_all(golden.parent().unwrap()).unwrap();
+            std::fs::write(&golden, &yaml).unwrap();
+            continue;
+        }
+        let expected = std::fs::read_to_string(&golden).unwrap_or_else(|e| {
+            panic!(
+                "{}: {e} (set KFP_REGENERATE=1 to create it)",
+                golden.display()
+            )
+        });
+        assert!(
+            yaml == expected,
+            "{name}: the YAML changed; review and set KFP_REGENERATE=1:\n{yaml}"
+        );
+        // Stdout and -o give the same bytes, and compiling twice gives identical output.
+        let stdout = support::run(
+            Command::new(support::example(name))
+                .arg("compile")
+                .env_remove("KFP_IMAGE"),
+        );
+        assert_eq!(String::from_utf8_lossy(&stdout.stdout), expected);
+    }
+}
+
+#[test]
+fn yaml_validates_with_argo_schema_crd_and_hera() {
+    let Some(python) = support::oracle_python() else {
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let files: Vec<PathBuf> = EXAMPLES.iter().map(|n| compile(n, dir.path()).0).collect();
+    let out = support::run(
+        Command::new(python)
+            .arg(support::root().join("tests/oracle/validate_argo.py"))
+            .args(&files)
+            .env("KFP_SHARED_DIR", support::shared_dir()),
+    );
+    let report = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "validation failed:\n{report}{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(
+        report.lines().filter(|l| l.ends_with(": ok")).count(),
+        EXAMPLES.len(),
+        "{report}"
+    );
+}
+
+#[test]
+fn add_numbers_wires_a_parameter_through_three_tasks() {
+    let dir = tempfile::tempdir().unwrap();
+    let workflow = parse(&compile("add_numbers", dir.path()).1);
+    assert_eq!(
+        workflow.metadata.generate_name.as_deref(),
+        Some("add-numbers-")
+    );
+    let spec = &workflow.spec;
+    let args = spec
+        .arguments
+        .as_ref()
+        .unwrap()
+        .parameters
+        .as_ref()
+        .unwrap();
+    let defaults: Vec<(&str, Option<&str>)> = args
+        .iter()
+        .map(|p| (p.name.as_str(), p.value.as_deref()))
+        .collect();
+    assert_eq!(defaults, [("a", Some("1.0")), ("b", Some("2.5"))]);
+    let templates = spec.templates.as_ref().unwrap();
+    let dag = templates[0].dag.as_ref().unwrap();
+    let wiring: Vec<(&str, Option<&str>, Vec<String>)> = dag
+        .tasks
+        .iter()
+        .map(|t| {
+            let values = t.arguments.as_ref().unwrap().parameters.as_ref().unwrap();
+            (
+                t.name.as_str(),
+                t.depends.as_deref(),
+                values.iter().map(|p| p.value.clone().unwrap()).collect(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        wiring,
+        [
+            (
+                "add",
+                None,
+                vec![
+                    "{{inputs.parameters.a}}".into(),
+                    "{{inputs.parameters.b}}".into()
+                ]
+            ),
+            (
+                "add-2",
+                Some("add"),
+                vec![
+                    "{{tasks.add.outputs.parameters.output}}".into(),
+                    "{{inputs.parameters.b}}".into()
+                ]
+            ),
+            (
+                "add-3",
+                Some("add-2"),
+                vec![
+                    "{{tasks.add-2.outputs.parameters.output}}".into(),
+                    "{{inputs.parameters.b}}".into()
+                ]
+            ),
+        ]
+    );
+    // One container template is reused by the first two tasks; the third has a display name.
+    assert_eq!(dag.tasks[0].template, dag.tasks[1].template);
+    let output = templates[0]
+        .outputs
+        .as_ref()
+        .unwrap()
+        .parameters
+        .as_ref()
+        .unwrap();
+    assert_eq!(
+        output[0].value_from.as_ref().unwrap().parameter.as_deref(),
+        Some("{{tasks.add-3.outputs.parameters.output}}")
+    );
+}
+
+#[test]
+fn add_numbers_runs_as_argo_would_run_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let workflow = parse(&compile("add_numbers", dir.path()).1);
+    let binary = support::example("add_numbers");
+    let mut sim = Simulator::new(&workflow, &binary, dir.path());
+    assert_eq!(sim.run(&[]).parameters["output"], "8.5");
+    let mut sim = Simulator::new(&workflow, &binary, dir.path());
+    assert_eq!(
+        sim.run(&[("a", "-1"), ("b", "0.25")]).parameters["output"],
+        "-0.25"
+    );
+    assert_eq!(sim.log.len(), 3);
+}
+
+#[test]
+fn artifacts_pass_a_dataset_between_tasks() {
+    let dir = tempfile::tempdir().unwrap();
+    let workflow = parse(&compile("artifacts", dir.path()).1);
+    let dag = workflow.spec.templates.as_ref().unwrap()[0]
+        .dag
+        .as_ref()
+        .unwrap();
+    let from = dag.tasks[1]
+        .arguments
+        .as_ref()
+        .unwrap()
+        .artifacts
+        .as_ref()
+        .unwrap()[0]
+        .from
+        .clone();
+    assert_eq!(
+        from.as_deref(),
+        Some("{{tasks.make-squares.outputs.artifacts.table}}")
+    );
+    assert_eq!(dag.tasks[1].depends.as_deref(), Some("make-squares"));
+
+    let binary = support::example("artifacts");
+    let mut sim = Simulator::new(&workflow, &binary, dir.path());
+    let sum_of_squares_below_10 = (0..10u64).map(|i| i * i).sum::<u64>();
+    assert_eq!(
+        sim.run(&[]).parameters["output"],
+        sum_of_squares_below_10.to_string()
+    );
+    let mut sim = Simulator::new(&workflow, &binary, dir.path());
+    assert_eq!(sim.run(&[("rows", "4")]).parameters["output"], "14");
+}
+
+#[test]
+fn hello_world_carries_any_text_intact() {
+    let dir = tempfile::tempdir().unwrap();
+    let workflow = parse(&compile("hello_world", dir.path()).1);
+    let binary = support::example("hello_world");
+    let tricky = "it's \"quoted\" $HOME `date` ; rm -rf / \n second line\t{{inputs.parameters.message}} \\ ünïcødé";
+    let mut sim = Simulator::new(&workflow, &binary, dir.path());
+    assert_eq!(sim.run(&[("message", tricky)]).parameters["output"], tricky);
+
+    // 1 MB reaches the step as a file (a raw input artifact), not as an argument.
+    let big: String = tricky.repeat(1 + (1 << 20) / tricky.len());
+    let mut sim = Simulator::new(&workflow, &binary, dir.path());
+    assert_eq!(sim.run(&[("message", &big)]).parameters["output"], big);
+    assert!(
+        sim.log[0].1.iter().all(|a| a.len() < 200),
+        "no value is passed as an argument"
+    );
+}
+
+#[test]
+fn component_exec_takes_inline_values_and_reports_errors() {
+    let dir = tempfile::tempdir().unwrap();
+    let binary = support::example("hello_world");
+    let out_file = dir.path().join("out");
+    let value = "a=b \"c\" {{d}}\nnext";
+    let out = support::run(
+        Command::new(&binary)
+            .args(["component-exec", "say", "--param"])
+            .arg(format!("message={value}"))
+            .arg("--output-param")
+            .arg(format!("output={}", out_file.display())),
+    );
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(std::fs::read_to_string(&out_file).unwrap(), value);
+
+    let out = support::run(Command::new(&binary).args(["component-exec", "say"]));
+    assert!(!out.status.success());
+    assert_eq!(
+        String::from_utf8_lossy(&out.stderr).trim(),
+        "error: component 'say': input 'message' was not given"
+    );
+
+    let out = support::run(Command::new(&binary).args(["component-exec", "shout"]));
+    assert!(!out.status.success());
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains("no component named 'shout'") && stderr.contains("known: say"),
+        "{stderr}"
+    );
+
+    // A component returning Err fails its step with the message.
+    let table = dir.path().join("table.csv");
+    std::fs::write(&table, "0,0\n1,one\n").unwrap();
+    let out = support::run(
+        Command::new(support::example("artifacts"))
+            .args(["component-exec", "summarize", "--input"])
+            .arg(format!("table={}", table.display()))
+            .arg("--output-param")
+            .arg(format!("count={}", dir.path().join("count").display()))
+            .arg("--output-param")
+            .arg(format!("total={}", dir.path().join("total").display())),
+    );
+    assert_eq!(out.status.code(), Some(1));
+    assert_eq!(
+        String::from_utf8_lossy(&out.stderr).trim(),
+        "error: component 'summarize' failed: line 2: expected `i,square`, got \"1,one\""
+    );
+    assert!(
+        !dir.path().join("total").exists(),
+        "a failed step writes no outputs"
+    );
+}
+
+#[test]
+fn compile_options_and_errors() {
+    let binary = support::example("hello_world");
+    let out = support::run(Command::new(&binary).args([
+        "compile",
+        "--image",
+        "registry.example.com/hello:1.2",
+        "--binary",
+        "/app/hello",
+    ]));
+    assert!(out.status.success());
+    let workflow = parse(&String::from_utf8_lossy(&out.stdout));
+    let container = workflow.spec.templates.as_ref().unwrap()[1]
+        .container
+        .clone()
+        .unwrap();
+    assert_eq!(
+        container.image.as_deref(),
+        Some("registry.example.com/hello:1.2")
+    );
+    assert_eq!(container.command, Some(vec!["/app/hello".to_owned()]));
+
+    let out = support::run(Command::new(&binary).args(["compile", "--pipeline", "nope"]));
+    assert!(!out.status.success());
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains("no pipeline named 'nope'") && stderr.contains("hello-world"),
+        "{stderr}"
+    );
+
+    let out = support::run(Command::new(&binary).arg("list"));
+    let listing = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        listing.contains("hello-world") && listing.contains("say(message: parameter STRING)"),
+        "{listing}"
+    );
+}
+
+#[test]
+fn the_simulator_substitutes_once() {
+    let vars = [
+        ("a".to_owned(), "{{b}}".to_owned()),
+        ("b".to_owned(), "x".to_owned()),
+    ]
+    .into();
+    assert_eq!(substitute("<{{a}}|{{ b }}>", &vars), "<{{b}}|x>");
+}

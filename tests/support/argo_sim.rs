@@ -1,0 +1,286 @@
+//! A small interpreter of the Argo Workflows we emit, for tests: it runs a workflow's DAG on
+//! this machine the way Argo would (argument substitution, raw input artifacts, output
+//! parameters read from files, artifacts passed by path), starting each container step as
+//! the example binary with `/tmp/kfp` mapped to a fresh folder per step.
+//!
+//! It supports what our emitter produces (DAG and container templates, `depends` on task
+//! names, parameters and artifacts) and panics on anything else, so a change in the emitted
+//! YAML that it does not understand fails loudly.
+#![allow(dead_code)]
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use kfp_sdk::argo::model::{Template, Workflow};
+
+/// The outputs of one template run.
+#[derive(Debug, Default, Clone)]
+pub struct Outputs {
+    pub parameters: BTreeMap<String, String>,
+    pub artifacts: BTreeMap<String, PathBuf>,
+}
+
+pub struct Simulator<'a> {
+    workflow: &'a Workflow,
+    binary: PathBuf,
+    work: PathBuf,
+    steps: usize,
+    /// The container steps run, in order: (template name, args).
+    pub log: Vec<(String, Vec<String>)>,
+}
+
+/// Replaces every `{{key}}` in `text` with `values[key]`, in one pass (as Argo does: a
+/// substituted value is not searched again). Panics on an unknown key.
+pub fn substitute(text: &str, values: &BTreeMap<String, String>) -> String {
+    let mut out = String::with_capacity(text.len());
+    let mut rest = text;
+    while let Some(start) = rest.find("{{") {
+        out.push_str(&rest[..start]);
+        let after = &rest[start + 2..];
+        let end = after
+            .find("}}")
+            .unwrap_or_else(|| panic!("unclosed {{{{ in {text:?}"));
+        let key = after[..end].trim();
+        let value = values
+            .get(key)
+            .unwrap_or_else(|| panic!("unresolved {{{{{key}}}}} (known: {:?})", values.keys()));
+        out.push_str(value);
+        rest = &after[end + 2..];
+    }
+    out.push_str(rest);
+    out
+}
+
+impl<'a> Simulator<'a> {
+    pub fn new(workflow: &'a Workflow, binary: &Path, work: &Path) -> Self {
+        Simulator {
+            workflow,
+            binary: binary.to_owned(),
+            work: work.to_owned(),
+            steps: 0,
+            log: Vec::new(),
+        }
+    }
+
+    fn template(&self, name: &str) -> &'a Template {
+        self.workflow
+            .spec
+            .templates
+            .as_deref()
+            .unwrap_or_default()
+            .iter()
+            .find(|t| t.name.as_deref() == Some(name))
+            .unwrap_or_else(|| panic!("template '{name}' undefined"))
+    }
+
+    /// Runs the entrypoint with the workflow's arguments, overridden by `overrides`.
+    pub fn run(&mut self, overrides: &[(&str, &str)]) -> Outputs {
+        let mut params = BTreeMap::new();
+        let arguments = self.workflow.spec.arguments.as_ref();
+        for p in arguments
+            .and_then(|a| a.parameters.as_ref())
+            .into_iter()
+            .flatten()
+        {
+            if let Some(v) = &p.value {
+                params.insert(p.name.clone(), v.clone());
+            }
+        }
+        for (k, v) in overrides {
+            params.insert((*k).to_owned(), (*v).to_owned());
+        }
+        let entry = self.workflow.spec.entrypoint.clone().expect("entrypoint");
+        self.run_template(&entry, params, BTreeMap::new())
+    }
+
+    fn run_template(
+        &mut self,
+        name: &str,
+        mut params: BTreeMap<String, String>,
+        artifacts: BTreeMap<String, PathBuf>,
+    ) -> Outputs {
+        let template = self.template(name);
+        let inputs = template.inputs.clone().unwrap_or_default();
+        for p in inputs.parameters.iter().flatten() {
+            if !params.contains_key(&p.name) {
+                let default = p.default.clone().unwrap_or_else(|| {
+                    panic!(
+                        "template '{name}': input parameter '{}' was not supplied",
+                        p.name
+                    )
+                });
+                params.insert(p.name.clone(), default);
+            }
+        }
+        let mut vars: BTreeMap<String, String> = params
+            .iter()
+            .map(|(k, v)| (format!("inputs.parameters.{k}"), v.clone()))
+            .collect();
+        if let Some(dag) = &template.dag {
+            return self.run_dag(name, template, &dag.tasks, &mut vars, &artifacts);
+        }
+        let container = template
+            .container
+            .as_ref()
+            .unwrap_or_else(|| panic!("template '{name}' is neither a DAG nor a container"));
+        self.steps += 1;
+        let dir = self.work.join(format!("step-{:03}-{name}", self.steps));
+        let map = |path: &str| -> PathBuf {
+            let relative = path
+                .strip_prefix("/tmp/kfp/")
+                .unwrap_or_else(|| panic!("path outside /tmp/kfp: {path}"));
+            dir.join(relative)
+        };
+        for a in inputs.artifacts.iter().flatten() {
+            let path = map(a.path.as_deref().expect("input artifact path"));
+            std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+            if let Some(raw) = &a.raw {
+                std::fs::write(&path, substitute(&raw.data, &vars)).unwrap();
+            } else {
+                let source = artifacts.get(&a.name).unwrap_or_else(|| {
+                    panic!("template '{name}': artifact '{}' not supplied", a.name)
+                });
+                copy(source, &path);
+            }
+        }
+        let command = container.command.clone().expect("command");
+        let args: Vec<String> = container
+            .args
+            .iter()
+            .flatten()
+            .map(|a| substitute(a, &vars).replace("/tmp/kfp/", &format!("{}/", dir.display())))
+            .collect();
+        assert_eq!(command.len(), 1, "the command is the pipeline binary alone");
+        self.log.push((name.to_owned(), args.clone()));
+        let output = Command::new(&self.binary)
+            .args(&args)
+            .output()
+            .expect("run the example binary");
+        assert!(
+            output.status.success(),
+            "step '{name}' failed: {}",
+            String::from_utf8_lossy(&output.stderr)
+        );
+        let mut outputs = Outputs::default();
+        let declared = template.outputs.clone().unwrap_or_default();
+        for p in declared.parameters.iter().flatten() {
+            let from = p.value_from.as_ref().expect("valueFrom");
+            let path = map(from.path.as_deref().expect("valueFrom.path"));
+            let value = match std::fs::read_to_string(&path) {
+                Ok(text) => text,
+                Err(_) => from
+                    .default
+                    .clone()
+                    .unwrap_or_else(|| panic!("step '{name}' wrote no output '{}'", p.name)),
+            };
+            outputs.parameters.insert(p.name.clone(), value);
+        }
+        for a in declared.artifacts.iter().flatten() {
+            let path = map(a.path.as_deref().expect("output artifact path"));
+            assert!(
+                path.exists(),
+                "step '{name}' wrote no artifact '{}'",
+                a.name
+            );
+            outputs.artifacts.insert(a.name.clone(), path);
+        }
+        vars.clear();
+        outputs
+    }
+
+    fn run_dag(
+        &mut self,
+        name: &str,
+        template: &Template,
+        tasks: &[kfp_sdk::argo::model::DAGTask],
+        vars: &mut BTreeMap<String, String>,
+        input_artifacts: &BTreeMap<String, PathBuf>,
+    ) -> Outputs {
+        let mut artifact_vars: BTreeMap<String, PathBuf> = input_artifacts
+            .iter()
+            .map(|(k, v)| (format!("inputs.artifacts.{k}"), v.clone()))
+            .collect();
+        let mut done: Vec<String> = Vec::new();
+        for task in tasks {
+            for dep in task
+                .depends
+                .iter()
+                .flat_map(|d| d.split("&&"))
+                .map(str::trim)
+            {
+                assert!(
+                    done.iter().any(|d| d == dep),
+                    "task '{}' runs before '{dep}'",
+                    task.name
+                );
+            }
+            let args = task.arguments.clone().unwrap_or_default();
+            let params = args
+                .parameters
+                .iter()
+                .flatten()
+                .map(|p| {
+                    (
+                        p.name.clone(),
+                        substitute(p.value.as_deref().unwrap_or(""), vars),
+                    )
+                })
+                .collect();
+            let artifacts = args
+                .artifacts
+                .iter()
+                .flatten()
+                .map(|a| {
+                    let from = a.from.as_deref().expect("artifact from");
+                    let key = from.trim_start_matches("{{").trim_end_matches("}}");
+                    let path = artifact_vars
+                        .get(key)
+                        .unwrap_or_else(|| panic!("unresolved artifact {from}"))
+                        .clone();
+                    (a.name.clone(), path)
+                })
+                .collect();
+            let template_name = task.template.as_deref().expect("task template");
+            let result = self.run_template(template_name, params, artifacts);
+            for (k, v) in result.parameters {
+                vars.insert(format!("tasks.{}.outputs.parameters.{k}", task.name), v);
+            }
+            for (k, v) in result.artifacts {
+                artifact_vars.insert(format!("tasks.{}.outputs.artifacts.{k}", task.name), v);
+            }
+            done.push(task.name.clone());
+        }
+        let mut outputs = Outputs::default();
+        let declared = template.outputs.clone().unwrap_or_default();
+        for p in declared.parameters.iter().flatten() {
+            let from = p.value_from.as_ref().and_then(|v| v.parameter.as_deref());
+            let from = from.unwrap_or_else(|| {
+                panic!("DAG '{name}' output '{}' needs valueFrom.parameter", p.name)
+            });
+            outputs
+                .parameters
+                .insert(p.name.clone(), substitute(from, vars));
+        }
+        for a in declared.artifacts.iter().flatten() {
+            let from = a.from.as_deref().expect("artifact from");
+            let key = from.trim_start_matches("{{").trim_end_matches("}}");
+            outputs
+                .artifacts
+                .insert(a.name.clone(), artifact_vars[key].clone());
+        }
+        outputs
+    }
+}
+
+fn copy(from: &Path, to: &Path) {
+    if from.is_dir() {
+        std::fs::create_dir_all(to).unwrap();
+        for entry in std::fs::read_dir(from).unwrap() {
+            let entry = entry.unwrap();
+            copy(&entry.path(), &to.join(entry.file_name()));
+        }
+    } else {
+        std::fs::copy(from, to).unwrap();
+    }
+}
