@@ -264,7 +264,8 @@ fn component_exec_takes_inline_values_and_reports_errors() {
     assert!(!out.status.success());
     assert_eq!(
         String::from_utf8_lossy(&out.stderr).trim(),
-        "error: component 'say': input 'message' was not given"
+        "error: component 'say': input 'message': was not given (no --param message=VALUE, and no \
+         file /tmp/kfp/in/message)"
     );
 
     let out = support::run(Command::new(&binary).args(["component-exec", "shout"]));

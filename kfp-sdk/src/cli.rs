@@ -125,6 +125,9 @@ pub fn compile_to_yaml(pipeline: Option<&str>, options: &ArgoOptions) -> Result<
         }
     }
     let workflow = argo::compile(&graph, options).map_err(|e| e.to_string())?;
+    for warning in argo::full_crd_warnings(&workflow) {
+        eprintln!("warning: {warning}");
+    }
     argo::to_yaml(&workflow).map_err(|e| e.to_string())
 }
 

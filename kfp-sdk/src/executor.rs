@@ -6,10 +6,11 @@
 //! arrives intact. Outputs are written atomically (a temporary file renamed into place), so
 //! a killed step never leaves a half-written output behind.
 //!
-//! The arguments, each repeatable:
+//! The arguments (each but `--root` repeatable):
 //!
 //! | flag | meaning |
 //! | --- | --- |
+//! | `--root DIR` | every input and output not named otherwise is at its conventional place under `DIR` (see [`crate::argo::paths`]); default `/tmp/kfp`, the layout of an Argo step |
 //! | `--param NAME=VALUE` | a parameter input, given inline |
 //! | `--param-file NAME=PATH` | a parameter input, read from a file (how Argo passes them) |
 //! | `--input NAME=PATH` | an artifact input (a file or a folder) |
@@ -92,6 +93,9 @@ pub struct ExecArgs {
     pub outputs: BTreeMap<String, PathBuf>,
     /// Where the metadata of artifact outputs goes.
     pub output_metadata: BTreeMap<String, PathBuf>,
+    /// The folder holding inputs and outputs at their conventional places
+    /// ([`crate::argo::paths::ROOT`] when unset).
+    pub root: Option<PathBuf>,
 }
 
 impl ExecArgs {
@@ -104,6 +108,13 @@ impl ExecArgs {
                 Some((f, rest)) if f.starts_with("--") => (f.to_owned(), Some(rest.to_owned())),
                 _ => (flag, None),
             };
+            if flag == "--root" {
+                let Some(dir) = inline.or_else(|| args.next()) else {
+                    return Err(ExecError::Usage("--root needs a folder".into()));
+                };
+                parsed.root = Some(PathBuf::from(dir));
+                continue;
+            }
             let map = match flag.as_str() {
                 "--param" => None,
                 "--param-file" => Some(&mut parsed.param_files),
@@ -114,8 +125,8 @@ impl ExecArgs {
                 "--output-metadata" => Some(&mut parsed.output_metadata),
                 other => {
                     return Err(ExecError::Usage(format!(
-                        "unknown argument '{other}' (expected --param, --param-file, --input, \
-                         --input-metadata, --output-param, --output or --output-metadata)"
+                        "unknown argument '{other}' (expected --root, --param, --param-file, \
+                         --input, --input-metadata, --output-param, --output or --output-metadata)"
                     )));
                 }
             };
@@ -143,6 +154,10 @@ impl ExecArgs {
     /// The arguments that [`ExecArgs::parse`] reads back into these values.
     pub fn to_args(&self) -> Vec<String> {
         let mut out = Vec::new();
+        if let Some(root) = &self.root {
+            out.push("--root".to_owned());
+            out.push(root.display().to_string());
+        }
         let mut push = |flag: &str, name: &str, value: String| {
             out.push(flag.to_owned());
             out.push(format!("{name}={value}"));
@@ -203,7 +218,20 @@ impl ExecContext {
         let text = if let Some(value) = self.args.params.get(name) {
             value.clone()
         } else if let Some(path) = self.args.param_files.get(name) {
-            std::fs::read_to_string(path).map_err(|e| self.io_error(path, e))?
+            match std::fs::read_to_string(path) {
+                Ok(text) => text,
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+                    return Err(ExecError::BadInput {
+                        component: self.component.clone(),
+                        input: name.to_owned(),
+                        message: format!(
+                            "was not given (no --param {name}=VALUE, and no file {})",
+                            path.display()
+                        ),
+                    });
+                }
+                Err(e) => return Err(self.io_error(path, e)),
+            }
         } else {
             return Err(ExecError::MissingInput {
                 component: self.component.clone(),
@@ -286,8 +314,20 @@ impl ExecContext {
         write_atomically(&path, text.as_bytes()).map_err(|e| self.io_error(&path, e))
     }
 
-    /// Saves the metadata of the artifact outputs; call once the function has returned.
+    /// Checks that every artifact output was written and saves their metadata; call once
+    /// the function has returned.
     pub fn finish(&mut self) -> Result<(), ExecError> {
+        for (name, output, _) in &self.pending_metadata {
+            if !output.path().exists() {
+                return Err(ExecError::Failed {
+                    component: self.component.clone(),
+                    message: format!(
+                        "it returned without writing its output artifact '{name}' ({})",
+                        output.path().display()
+                    ),
+                });
+            }
+        }
         for (_, output, path) in std::mem::take(&mut self.pending_metadata) {
             let json = serde_json::to_vec_pretty(&output.metadata()).unwrap_or_default();
             write_atomically(&path, &json).map_err(|e| self.io_error(&path, e))?;
@@ -329,10 +369,71 @@ pub fn write_atomically(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
     result
 }
 
+impl ExecArgs {
+    /// Fills in, under [`ExecArgs::root`] (default `/tmp/kfp`), the conventional place of every input and output
+    /// of `spec` that no flag named (see [`crate::argo::paths`]).
+    pub fn with_conventional_paths(mut self, spec: &crate::ComponentSpec) -> Self {
+        use crate::argo::paths;
+        let root = self
+            .root
+            .clone()
+            .unwrap_or_else(|| PathBuf::from(paths::ROOT));
+        let at = |conventional: String| -> PathBuf {
+            root.join(
+                conventional
+                    .trim_start_matches(paths::ROOT)
+                    .trim_start_matches('/'),
+            )
+        };
+        for input in &spec.inputs {
+            let name = &input.name;
+            if input.ty.is_artifact() {
+                if self.inputs.contains_key(name) {
+                    continue;
+                }
+                // A Rust component's artifact is a folder with the payload and metadata; an
+                // artifact from anything else is used as it is.
+                let place = at(paths::artifact_input(name));
+                let data = place.join(paths::ARTIFACT_DATA);
+                if data.exists() {
+                    self.input_metadata
+                        .entry(name.clone())
+                        .or_insert_with(|| place.join(paths::ARTIFACT_METADATA));
+                    self.inputs.insert(name.clone(), data);
+                } else {
+                    self.inputs.insert(name.clone(), place);
+                }
+            } else if !self.params.contains_key(name) {
+                self.param_files
+                    .entry(name.clone())
+                    .or_insert_with(|| at(paths::param_input(name)));
+            }
+        }
+        for output in &spec.outputs {
+            let name = &output.name;
+            if output.ty.is_artifact() {
+                let place = at(paths::artifact_output(name));
+                self.outputs
+                    .entry(name.clone())
+                    .or_insert_with(|| place.join(paths::ARTIFACT_DATA));
+                self.output_metadata
+                    .entry(name.clone())
+                    .or_insert_with(|| place.join(paths::ARTIFACT_METADATA));
+            } else {
+                self.output_params
+                    .entry(name.clone())
+                    .or_insert_with(|| at(paths::param_output(name)));
+            }
+        }
+        self
+    }
+}
+
 /// Runs the registered component `name` with these arguments.
 pub fn run_component(name: &str, args: ExecArgs) -> Result<(), ExecError> {
     let entry =
         crate::registry::find_component(name).map_err(|e| ExecError::Usage(e.to_string()))?;
+    let args = args.with_conventional_paths(&(entry.spec)());
     let mut ctx = ExecContext::new(entry.name, args);
     (entry.run)(&mut ctx)?;
     ctx.finish()
@@ -360,6 +461,34 @@ mod tests {
         let again = ExecArgs::parse(args.to_args()).unwrap();
         assert_eq!(again.params, args.params);
         assert_eq!(again.output_params, args.output_params);
+    }
+
+    #[test]
+    fn the_root_gives_every_input_and_output_its_conventional_place() {
+        use crate::{IoType, ParamType};
+        let spec = crate::ComponentSpec::new("c")
+            .input("x", IoType::Parameter(ParamType::Double))
+            .input("given", IoType::Parameter(ParamType::Double))
+            .input("data", IoType::artifact::<crate::Dataset>())
+            .output("model", IoType::artifact::<crate::Model>())
+            .output("y", IoType::Parameter(ParamType::Double));
+        let args = ExecArgs::parse(["--root", "/r", "--param", "given=1"].map(String::from))
+            .unwrap()
+            .with_conventional_paths(&spec);
+        assert_eq!(args.param_files["x"], Path::new("/r/in/x"));
+        assert!(!args.param_files.contains_key("given"));
+        assert_eq!(
+            args.inputs["data"],
+            Path::new("/r/in/data"),
+            "no folder layout there"
+        );
+        assert_eq!(args.outputs["model"], Path::new("/r/out/model/data"));
+        assert_eq!(
+            args.output_metadata["model"],
+            Path::new("/r/out/model/metadata.json")
+        );
+        assert_eq!(args.output_params["y"], Path::new("/r/out/y"));
+        assert_eq!(ExecArgs::parse(args.to_args()).unwrap().root, args.root);
     }
 
     #[test]

@@ -145,13 +145,24 @@ impl<'a> Simulator<'a> {
             }
         }
         let command = container.command.clone().expect("command");
+        // The step's `/tmp/kfp` is this step's folder: the mapped arguments, then `--root`.
         let args: Vec<String> = container
             .args
             .iter()
             .flatten()
-            .map(|a| substitute(a, &vars).replace("/tmp/kfp/", &format!("{}/", dir.display())))
+            .map(|a| {
+                let a = substitute(a, &vars);
+                if a == "/tmp/kfp" {
+                    dir.display().to_string()
+                } else {
+                    a.replace("/tmp/kfp/", &format!("{}/", dir.display()))
+                }
+            })
             .collect();
         assert_eq!(command.len(), 1, "the command is the pipeline binary alone");
+        assert_eq!(args.first().map(String::as_str), Some("component-exec"));
+        let mut args = args;
+        args.extend(["--root".to_owned(), dir.display().to_string()]);
         self.log.push((name.to_owned(), args.clone()));
         let output = Command::new(&self.binary)
             .args(&args)

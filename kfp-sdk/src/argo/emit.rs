@@ -1,10 +1,11 @@
 //! The Argo compiler: one container template per component (per distinct task settings),
 //! one DAG template per pipeline, parameters and artifacts wired through Argo's variables.
 //!
-//! Inside a step's container the pipeline binary runs `component-exec NAME` with fixed
-//! arguments that name files only (see [`paths`]): parameter values reach it as raw input
-//! artifacts (files Argo writes from `{{inputs.parameters.NAME}}`), never through argv or a
-//! shell, so any value arrives intact whatever its size or characters.
+//! Inside a step's container the pipeline binary runs `component-exec NAME`: every input
+//! and output is a file at its conventional place under `/tmp/kfp` (see
+//! [`paths`]). Parameter values reach it as raw input artifacts (files Argo writes from
+//! `{{inputs.parameters.NAME}}`), never through argv or a shell, so any value arrives intact
+//! whatever its size or characters.
 use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
 
@@ -28,38 +29,39 @@ pub mod paths {
 
     /// The file holding parameter input `name`.
     pub fn param_input(name: &str) -> String {
-        format!("{ROOT}/inputs/parameters/{name}")
+        format!("{ROOT}/in/{name}")
     }
 
     /// Where artifact input `name` is placed.
+    ///
+    /// An artifact made by a Rust component is a folder holding the payload as
+    /// [`ARTIFACT_DATA`] (a file or a folder) and its metadata as [`ARTIFACT_METADATA`], so
+    /// the metadata travels with the artifact; input names are unique, so parameters and
+    /// artifacts share the `in` folder.
     pub fn artifact_input(name: &str) -> String {
-        format!("{ROOT}/inputs/artifacts/{name}")
+        format!("{ROOT}/in/{name}")
     }
 
     /// Where parameter output `name` is written.
     pub fn param_output(name: &str) -> String {
-        format!("{ROOT}/outputs/parameters/{name}")
+        format!("{ROOT}/out/{name}")
     }
 
-    /// Where artifact output `name` is written.
+    /// Where artifact output `name` is written (a folder; see [`artifact_input`]).
     pub fn artifact_output(name: &str) -> String {
-        format!("{ROOT}/outputs/artifacts/{name}")
+        format!("{ROOT}/out/{name}")
     }
 
-    /// Where the metadata of artifact output `name` is written.
-    pub fn metadata_output(name: &str) -> String {
-        format!("{ROOT}/outputs/metadata/{name}.json")
-    }
+    /// The payload inside an artifact folder.
+    pub const ARTIFACT_DATA: &str = "data";
+
+    /// The metadata (a JSON object) inside an artifact folder.
+    pub const ARTIFACT_METADATA: &str = "metadata.json";
 
     /// The name of the raw artifact carrying parameter `name` (a `-` never occurs in a Rust
     /// identifier, so this cannot clash with a real artifact input).
     pub fn param_artifact(name: &str) -> String {
         format!("kfp-param-{name}")
-    }
-
-    /// The name of the output parameter carrying artifact `name`'s metadata.
-    pub fn metadata_param(name: &str) -> String {
-        format!("kfp-metadata-{name}")
     }
 }
 
@@ -164,6 +166,34 @@ pub fn compile(graph: &PipelineGraph, options: &ArgoOptions) -> Result<model::Wo
         ..Default::default()
     };
     Ok(model::Workflow::new(metadata, spec))
+}
+
+/// The most DAG tasks per template, and templates per workflow, that Argo's full CRD allows.
+pub const FULL_CRD_MAX_ITEMS: usize = 200;
+
+/// Limits of Argo's *full* CRD (an optional install; the default minimal CRDs do not check
+/// them) that this workflow exceeds, one message each.
+pub fn full_crd_warnings(workflow: &model::Workflow) -> Vec<String> {
+    let templates = workflow.spec.templates.as_deref().unwrap_or_default();
+    let mut warnings = Vec::new();
+    if templates.len() > FULL_CRD_MAX_ITEMS {
+        warnings.push(format!(
+            "the workflow has {} templates; Argo's full CRD allows {FULL_CRD_MAX_ITEMS}",
+            templates.len()
+        ));
+    }
+    for template in templates {
+        if let Some(dag) = &template.dag
+            && dag.tasks.len() > FULL_CRD_MAX_ITEMS
+        {
+            warnings.push(format!(
+                "DAG template '{}' has {} tasks; Argo's full CRD allows {FULL_CRD_MAX_ITEMS}                  (clusters with the default minimal CRDs accept it; otherwise split the                  pipeline into nested pipelines)",
+                template.name.as_deref().unwrap_or_default(),
+                dag.tasks.len()
+            ));
+        }
+    }
+    warnings
 }
 
 /// Writes an Argo resource (or anything serialisable) as YAML.
@@ -362,7 +392,9 @@ impl Emitter<'_> {
     ) -> model::Template {
         let mut in_params = Vec::new();
         let mut in_artifacts = Vec::new();
-        let mut args: Vec<String> = vec!["component-exec".into(), spec.name.clone()];
+        // Every input and output is at its conventional place under `paths::ROOT`, the
+        // executor's default root, so the arguments are just the component's name.
+        let args: Vec<String> = vec!["component-exec".into(), spec.name.clone()];
         let executor = matches!(spec.implementation, Implementation::Executor);
         for input in &spec.inputs {
             match &input.ty {
@@ -376,14 +408,12 @@ impl Emitter<'_> {
                         let path = paths::param_input(&input.name);
                         in_artifacts.push(model::Artifact {
                             name: paths::param_artifact(&input.name),
-                            path: Some(path.clone()),
+                            path: Some(path),
                             raw: Some(model::RawArtifact {
                                 data: format!("{{{{inputs.parameters.{}}}}}", input.name),
                             }),
                             ..Default::default()
                         });
-                        args.push("--param-file".into());
-                        args.push(format!("{}={path}", input.name));
                     }
                 }
                 IoType::Artifact(_) => {
@@ -393,8 +423,6 @@ impl Emitter<'_> {
                         path: Some(path.clone()),
                         ..Default::default()
                     });
-                    args.push("--input".into());
-                    args.push(format!("{}={path}", input.name));
                 }
             }
         }
@@ -412,32 +440,14 @@ impl Emitter<'_> {
                         }),
                         ..Default::default()
                     });
-                    args.push("--output-param".into());
-                    args.push(format!("{}={path}", output.name));
                 }
                 IoType::Artifact(_) => {
                     let path = paths::artifact_output(&output.name);
                     out_artifacts.push(model::Artifact {
                         name: output.name.clone(),
-                        path: Some(path.clone()),
+                        path: Some(path),
                         ..Default::default()
                     });
-                    args.push("--output".into());
-                    args.push(format!("{}={path}", output.name));
-                    if executor {
-                        let meta = paths::metadata_output(&output.name);
-                        out_params.push(model::Parameter {
-                            name: paths::metadata_param(&output.name),
-                            value_from: Some(model::ValueFrom {
-                                path: Some(meta.clone()),
-                                default: Some("{}".into()),
-                                ..Default::default()
-                            }),
-                            ..Default::default()
-                        });
-                        args.push("--output-metadata".into());
-                        args.push(format!("{}={meta}", output.name));
-                    }
                 }
             }
         }
@@ -564,4 +574,135 @@ fn resources(r: &Resources) -> Option<corev1::ResourceRequirements> {
         limits: (!limits.is_empty()).then_some(limits),
         ..Default::default()
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::dsl::{ParamRef, PipelineBuilder, TaskBuilder};
+    use crate::param::ParamType;
+
+    fn chain(n: usize) -> PipelineGraph {
+        let inc = Arc::new(
+            ComponentSpec::new("inc")
+                .input("x", IoType::Parameter(ParamType::Integer))
+                .output("y", IoType::Parameter(ParamType::Integer)),
+        );
+        PipelineBuilder::new("chain")
+            .build(|| {
+                let mut x: ParamRef<i64> = TaskBuilder::new(inc.clone())
+                    .param("x", 0i64)
+                    .add()
+                    .output("y");
+                for _ in 1..n {
+                    x = TaskBuilder::new(inc.clone())
+                        .param("x", x)
+                        .add()
+                        .output("y");
+                }
+            })
+            .unwrap()
+    }
+
+    fn options() -> ArgoOptions {
+        ArgoOptions::new("img", "/bin/x")
+    }
+
+    #[test]
+    fn big_dags_get_a_full_crd_warning() {
+        let small = compile(&chain(FULL_CRD_MAX_ITEMS), &options()).unwrap();
+        assert!(full_crd_warnings(&small).is_empty());
+        let big = compile(&chain(FULL_CRD_MAX_ITEMS + 1), &options()).unwrap();
+        let warnings = full_crd_warnings(&big);
+        assert_eq!(warnings.len(), 1, "{warnings:?}");
+        assert!(
+            warnings[0].contains("'chain' has 201 tasks"),
+            "{warnings:?}"
+        );
+    }
+
+    #[test]
+    fn one_template_serves_every_task_of_a_component() {
+        let workflow = compile(&chain(50), &options()).unwrap();
+        let templates = workflow.spec.templates.as_ref().unwrap();
+        assert_eq!(templates.len(), 2, "the DAG and one container template");
+        let dag = templates[0].dag.as_ref().unwrap();
+        assert!(
+            dag.tasks
+                .iter()
+                .all(|t| t.template.as_deref() == Some("inc"))
+        );
+        assert_eq!(dag.tasks[49].depends.as_deref(), Some("inc-49"));
+    }
+
+    #[test]
+    fn output_is_byte_identical_for_identical_input() {
+        let a = to_yaml(&compile(&chain(30), &options()).unwrap()).unwrap();
+        let b = to_yaml(&compile(&chain(30), &options()).unwrap()).unwrap();
+        assert_eq!(a, b);
+    }
+
+    #[test]
+    fn pipelines_with_artifact_inputs_cannot_run_on_their_own() {
+        let spec = Arc::new(
+            ComponentSpec::new("read").input("data", IoType::artifact::<crate::Dataset>()),
+        );
+        let builder = PipelineBuilder::new("needs-data");
+        let data = builder.artifact_input::<crate::Dataset>("data");
+        let graph = builder
+            .build(|| {
+                TaskBuilder::new(spec).artifact("data", data).add();
+            })
+            .unwrap();
+        let err = compile(&graph, &options()).unwrap_err().to_string();
+        assert!(err.contains("input 'data' is an artifact"), "{err}");
+    }
+
+    #[test]
+    fn task_settings_become_template_fields() {
+        let spec = Arc::new(
+            ComponentSpec::new("work")
+                .env("MODE", "fast")
+                .retry(crate::RetryPolicy::new(4).with_backoff("10s", 2))
+                .caching(false),
+        );
+        let graph = PipelineBuilder::new("p")
+            .build(|| {
+                let task = crate::Task::new(TaskBuilder::new(spec).add(), ());
+                task.gpus(2)
+                    .accelerator("amd.com/gpu")
+                    .memory_request("1Gi")
+                    .image("other:2");
+            })
+            .unwrap();
+        let workflow = compile(&graph, &options()).unwrap();
+        let template = &workflow.spec.templates.as_ref().unwrap()[1];
+        let container = template.container.as_ref().unwrap();
+        assert_eq!(container.image.as_deref(), Some("other:2"));
+        let resources = container.resources.as_ref().unwrap();
+        assert_eq!(resources.limits.as_ref().unwrap()["amd.com/gpu"].0, "2");
+        assert_eq!(resources.requests.as_ref().unwrap()["memory"].0, "1Gi");
+        assert_eq!(
+            container.env.as_ref().unwrap()[0].value.as_deref(),
+            Some("fast")
+        );
+        let retry = template.retry_strategy.as_ref().unwrap();
+        assert_eq!(retry.limit, Some(IntOrString::Int(4)));
+        let backoff = retry.backoff.as_ref().unwrap();
+        assert_eq!(
+            (backoff.duration.as_deref(), &backoff.factor),
+            (Some("10s"), &Some(IntOrString::Int(2)))
+        );
+        let annotations = template
+            .metadata
+            .as_ref()
+            .unwrap()
+            .annotations
+            .as_ref()
+            .unwrap();
+        assert_eq!(
+            annotations["pipelines.kubeflow.org/max_cache_staleness"],
+            "P0D"
+        );
+    }
 }

@@ -21,4 +21,6 @@
 mod emit;
 pub mod model;
 
-pub use emit::{ArgoError, ArgoOptions, compile, paths, to_yaml};
+pub use emit::{
+    ArgoError, ArgoOptions, FULL_CRD_MAX_ITEMS, compile, full_crd_warnings, paths, to_yaml,
+};
