@@ -217,6 +217,20 @@ fn artifacts_pass_a_dataset_between_tasks() {
         sim.run(&[]).parameters["output"],
         sum_of_squares_below_10.to_string()
     );
+    // The metadata the component recorded travels inside the artifact folder.
+    let folder = dir.path().join("step-001-make-squares/out/table");
+    let metadata = std::fs::read_to_string(folder.join("metadata.json")).unwrap();
+    assert_eq!(
+        serde_json::from_str::<serde_json::Value>(&metadata).unwrap()["rows"],
+        10
+    );
+    assert_eq!(
+        std::fs::read_to_string(folder.join("data"))
+            .unwrap()
+            .lines()
+            .count(),
+        10
+    );
     let mut sim = Simulator::new(&workflow, &binary, dir.path());
     assert_eq!(sim.run(&[("rows", "4")]).parameters["output"], "14");
 }
