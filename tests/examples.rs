@@ -242,12 +242,17 @@ fn hello_world_carries_any_text_intact() {
     let binary = support::example("hello_world");
     let tricky = "it's \"quoted\" $HOME `date` ; rm -rf / \n second line\t{{inputs.parameters.message}} \\ ünïcødé";
     let mut sim = Simulator::new(&workflow, &binary, dir.path());
-    assert_eq!(sim.run(&[("message", tricky)]).parameters["output"], tricky);
+    let greeted = sim.run(&[("name", tricky)]).parameters["output"].clone();
+    assert_eq!(greeted, format!("Hello, {tricky}!"));
 
     // 1 MB reaches the step as a file (a raw input artifact), not as an argument.
     let big: String = tricky.repeat(1 + (1 << 20) / tricky.len());
     let mut sim = Simulator::new(&workflow, &binary, dir.path());
-    assert_eq!(sim.run(&[("message", &big)]).parameters["output"], big);
+    let greeted = sim.run(&[("name", &big)]).parameters["output"].clone();
+    assert!(
+        greeted == format!("Hello, {big}!"),
+        "the 1 MB value changed on its way"
+    );
     assert!(
         sim.log[0].1.iter().all(|a| a.len() < 200),
         "no value is passed as an argument"
@@ -286,7 +291,7 @@ fn component_exec_takes_inline_values_and_reports_errors() {
     assert!(!out.status.success());
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(
-        stderr.contains("no component named 'shout'") && stderr.contains("known: say"),
+        stderr.contains("no component named 'shout'") && stderr.contains("known: greet, say"),
         "{stderr}"
     );
 
@@ -347,6 +352,12 @@ fn compile_options_and_errors() {
     let listing = String::from_utf8_lossy(&out.stdout);
     assert!(
         listing.contains("hello-world") && listing.contains("say(message: parameter STRING)"),
+        "{listing}"
+    );
+    // A component from another crate (the examples' library) is registered too.
+    assert!(
+        listing.contains("greet(name: parameter STRING)")
+            && listing.contains("(kfp_rs_examples::greet)"),
         "{listing}"
     );
 }

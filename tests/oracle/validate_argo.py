@@ -94,8 +94,11 @@ class StrictLoader(BaseLoader):
                     continue
                 if duplicate:
                     raise yaml.constructor.ConstructorError(
-                        "while constructing a mapping", node.start_mark,
-                        f"found duplicate key {key!r}", key_node.start_mark)
+                        "while constructing a mapping",
+                        node.start_mark,
+                        f"found duplicate key {key!r}",
+                        key_node.start_mark,
+                    )
                 seen.add(key)
         return super().construct_mapping(node, deep=deep)
 
@@ -156,7 +159,7 @@ def unknown_fields(given, value, loc, out: list[str]) -> None:
             if key in value:
                 unknown_fields(item, value[key], loc + [key], out)
     elif isinstance(value, (list, tuple)) and isinstance(given, list):
-        for i, (item, model_item) in enumerate(zip(given, value)):
+        for i, (item, model_item) in enumerate(zip(given, value, strict=False)):
             unknown_fields(item, model_item, loc + [i], out)
 
 
