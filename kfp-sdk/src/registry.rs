@@ -15,7 +15,8 @@ use crate::graph::PipelineGraph;
 pub struct ComponentEntry {
     /// Its name (`component-exec NAME`).
     pub name: &'static str,
-    /// The Rust module that defines it, to tell apart two components with one name.
+    /// The path of the module `#[component]` generated (the function's path), to tell apart
+    /// two components with one name.
     pub module: &'static str,
     /// Its specification.
     pub spec: fn() -> Arc<ComponentSpec>,
@@ -27,10 +28,28 @@ pub struct ComponentEntry {
 pub struct PipelineEntry {
     /// Its name.
     pub name: &'static str,
-    /// The Rust module that defines it.
+    /// The path of the module `#[pipeline]` generated (the function's path).
     pub module: &'static str,
     /// Builds and validates its graph.
     pub graph: fn() -> Result<PipelineGraph, BuildError>,
+}
+
+impl std::fmt::Debug for ComponentEntry {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ComponentEntry")
+            .field("name", &self.name)
+            .field("module", &self.module)
+            .finish_non_exhaustive()
+    }
+}
+
+impl std::fmt::Debug for PipelineEntry {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("PipelineEntry")
+            .field("name", &self.name)
+            .field("module", &self.module)
+            .finish_non_exhaustive()
+    }
 }
 
 inventory::collect!(ComponentEntry);
@@ -92,8 +111,8 @@ fn find<'a, T>(
         (Some(a), Some(b)) => Err(LookupError::Ambiguous {
             what,
             name: name.to_owned(),
-            first: format!("{}::{name}", key(a).1),
-            second: format!("{}::{name}", key(b).1),
+            first: key(a).1.to_owned(),
+            second: key(b).1.to_owned(),
         }),
         (None, _) => Err(LookupError::NotFound {
             what,

@@ -1,0 +1,10 @@
+// ComponentOutputs on an enum.
+use kfp_sdk::prelude::*;
+
+#[derive(ComponentOutputs)]
+enum Verdict {
+    Pass,
+    Fail,
+}
+
+fn main() {}

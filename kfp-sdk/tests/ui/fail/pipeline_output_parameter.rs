@@ -1,0 +1,9 @@
+// An `Output<Model>` parameter on a pipeline.
+use kfp_sdk::prelude::*;
+
+#[pipeline]
+fn training(model: Output<Model>) {
+    let _ = model;
+}
+
+fn main() {}
