@@ -61,16 +61,52 @@ impl Errors {
         self.push(syn::Error::new(span, message));
     }
 
+    /// An error covering all of `tokens`. Prefer this to [`Errors::at`] for anything longer
+    /// than one token: on stable Rust a node's `span()` is only its first token's.
+    pub fn spanned(&mut self, tokens: impl quote::ToTokens, message: impl std::fmt::Display) {
+        self.push(syn::Error::new_spanned(tokens, message));
+    }
+
     pub fn finish(self) -> syn::Result<()> {
         self.0.map_or(Ok(()), Err)
     }
 }
 
-fn set<T>(slot: &mut Option<T>, value: T, meta: &ParseNestedMeta) -> syn::Result<()> {
+fn set<T>(
+    slot: &mut Option<T>,
+    value: T,
+    meta: &ParseNestedMeta,
+    problems: &mut Errors,
+) -> syn::Result<()> {
     if slot.is_some() {
-        return Err(meta.error("this key is given twice"));
+        problems.push(meta.error("this key is given twice"));
+    } else {
+        *slot = Some(value);
     }
-    *slot = Some(value);
+    Ok(())
+}
+
+/// The value of `key = value`, with an error that says what `key` takes.
+fn value<T: syn::parse::Parse>(meta: &ParseNestedMeta, key: &str) -> syn::Result<T> {
+    let expected = match key {
+        "gpus" | "retries" => "an integer, as in `retries = 3`",
+        "cache" => "`true` or `false`",
+        "crate" => "a path in a string, as in `crate = \"::kfp_sdk\"`",
+        _ => "a string, as in `image = \"python:3.12\"`",
+    };
+    meta.value()?
+        .parse()
+        .map_err(|e| syn::Error::new(e.span(), format!("`{key}` takes {expected}")))
+}
+
+/// Skips the value of an unknown key (`= value` or `(..)`), so that parsing goes on.
+fn skip_value(meta: &ParseNestedMeta) -> syn::Result<()> {
+    if meta.input.peek(syn::Token![=]) {
+        meta.value()?.parse::<Expr>()?;
+    } else if meta.input.peek(syn::token::Paren) {
+        let _content;
+        syn::parenthesized!(_content in meta.input);
+    }
     Ok(())
 }
 
@@ -81,6 +117,8 @@ impl Args {
         if args.is_empty() {
             return Ok(parsed);
         }
+        // Unknown and repeated keys are collected; a malformed value stops parsing.
+        let mut problems = Errors::default();
         let parser = syn::meta::parser(|meta| {
             let key = meta
                 .path
@@ -91,29 +129,31 @@ impl Args {
                 })
                 .unwrap_or_default();
             if !allowed.contains(&key.as_str()) {
-                return Err(meta.error(format!(
+                problems.push(meta.error(format!(
                     "unknown {macro_name} argument `{}`; expected one of: {}",
                     quote::ToTokens::to_token_stream(&meta.path)
                         .to_string()
                         .replace(' ', ""),
                     allowed.join(", ")
                 )));
+                return skip_value(&meta);
             }
+            let p = &mut problems;
             match key.as_str() {
-                "name" => set(&mut parsed.name, meta.value()?.parse()?, &meta),
-                "description" => set(&mut parsed.description, meta.value()?.parse()?, &meta),
-                "image" => set(&mut parsed.image, meta.value()?.parse()?, &meta),
-                "cpu_request" => set(&mut parsed.cpu_request, meta.value()?.parse()?, &meta),
-                "cpu_limit" => set(&mut parsed.cpu_limit, meta.value()?.parse()?, &meta),
-                "memory_request" => set(&mut parsed.memory_request, meta.value()?.parse()?, &meta),
-                "memory_limit" => set(&mut parsed.memory_limit, meta.value()?.parse()?, &meta),
-                "gpus" => set(&mut parsed.gpus, meta.value()?.parse()?, &meta),
-                "accelerator" => set(&mut parsed.accelerator, meta.value()?.parse()?, &meta),
-                "retries" => set(&mut parsed.retries, meta.value()?.parse()?, &meta),
-                "cache" => set(&mut parsed.cache, meta.value()?.parse()?, &meta),
+                "name" => set(&mut parsed.name, value(&meta, &key)?, &meta, p),
+                "description" => set(&mut parsed.description, value(&meta, &key)?, &meta, p),
+                "image" => set(&mut parsed.image, value(&meta, &key)?, &meta, p),
+                "cpu_request" => set(&mut parsed.cpu_request, value(&meta, &key)?, &meta, p),
+                "cpu_limit" => set(&mut parsed.cpu_limit, value(&meta, &key)?, &meta, p),
+                "memory_request" => set(&mut parsed.memory_request, value(&meta, &key)?, &meta, p),
+                "memory_limit" => set(&mut parsed.memory_limit, value(&meta, &key)?, &meta, p),
+                "gpus" => set(&mut parsed.gpus, value(&meta, &key)?, &meta, p),
+                "accelerator" => set(&mut parsed.accelerator, value(&meta, &key)?, &meta, p),
+                "retries" => set(&mut parsed.retries, value(&meta, &key)?, &meta, p),
+                "cache" => set(&mut parsed.cache, value(&meta, &key)?, &meta, p),
                 "crate" => {
-                    let lit: LitStr = meta.value()?.parse()?;
-                    set(&mut parsed.krate, lit.parse()?, &meta)
+                    let lit: LitStr = value(&meta, &key)?;
+                    set(&mut parsed.krate, lit.parse()?, &meta, p)
                 }
                 "env" => meta.parse_nested_meta(|inner| {
                     let Some(ident) = inner.path.get_ident() else {
@@ -128,7 +168,10 @@ impl Args {
                 _ => Err(meta.error("unhandled key")),
             }
         });
-        syn::parse::Parser::parse2(parser, args)?;
+        if let Err(error) = syn::parse::Parser::parse2(parser, args) {
+            problems.push(error);
+        }
+        problems.finish()?;
         Ok(parsed)
     }
 }

@@ -85,6 +85,9 @@ pub fn expand(args: TokenStream, item: TokenStream) -> TokenStream {
     }
 }
 
+/// The names the generated module defines; user paths starting with them need `super::`.
+const GENERATED: &[&str] = &["Outputs", "spec", "task", "__exec"];
+
 fn generate(def: &ComponentDef) -> TokenStream {
     let krate = def
         .args
@@ -98,7 +101,9 @@ fn generate(def: &ComponentDef) -> TokenStream {
     let fn_name = &function.sig.ident;
     let span = signature::name_span(&function.sig);
     let name = &def.name;
-    let returned = &def.returns.ty;
+    // The user's types, as they must be written inside the generated module.
+    let reroot = |ty: &syn::Type| signature::reroot_type(ty, GENERATED);
+    let returned = &reroot(&def.returns.ty);
 
     let mut spec_inputs = Vec::new();
     let mut spec_outputs = Vec::new();
@@ -115,20 +120,27 @@ fn generate(def: &ComponentDef) -> TokenStream {
         call_args.push(quote!(#ident));
         match &param.kind {
             ParamKind::Value(ty) => {
+                let ty = &reroot(ty);
                 spec_inputs.push(quote_spanned! {ty.span()=>
                     .input(#key, #krate::IoType::Parameter(<#ty as #krate::ParamValue>::TYPE))
                 });
-                task_params.push(quote!(#ident: impl #krate::dsl::IntoParamRef<#ty>));
+                // Spanned at the type, so that a wrongly wired task points at this input.
+                task_params
+                    .push(quote_spanned!(ty.span()=> #ident: impl #krate::dsl::IntoParamRef<#ty>));
                 task_wiring.push(quote!(.param::<#ty>(#key, #ident)));
                 exec_reads.push(quote!(let #ident = __kfp_ctx.param::<#ty>(#key)?;));
             }
             ParamKind::Input(kind) => {
+                let kind = &reroot(kind);
                 spec_inputs.push(quote!(.input(#key, #krate::IoType::artifact::<#kind>())));
-                task_params.push(quote!(#ident: impl #krate::dsl::IntoArtifactRef<#kind>));
+                task_params.push(
+                    quote_spanned!(kind.span()=> #ident: impl #krate::dsl::IntoArtifactRef<#kind>),
+                );
                 task_wiring.push(quote!(.artifact::<#kind>(#key, #ident)));
                 exec_reads.push(quote!(let #ident = __kfp_ctx.input::<#kind>(#key)?;));
             }
             ParamKind::Output(kind) => {
+                let kind = &reroot(kind);
                 spec_outputs.push(quote!(.output(#key, #krate::IoType::artifact::<#kind>())));
                 let doc = format!("The `{key}` artifact this task writes.");
                 output_fields.push(quote! {

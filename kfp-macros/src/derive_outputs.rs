@@ -1,6 +1,7 @@
 //! `#[derive(ComponentOutputs)]`: a struct whose fields are a component's named outputs.
 use proc_macro2::TokenStream;
-use quote::{format_ident, quote};
+use quote::{format_ident, quote, quote_spanned};
+use syn::spanned::Spanned;
 use syn::{Data, DeriveInput, Fields};
 
 use crate::attr::Errors;
@@ -72,8 +73,10 @@ fn generate(input: TokenStream) -> syn::Result<TokenStream> {
         specs.push(quote! {
             #krate::OutputSpec::new(#key, #krate::IoType::Parameter(<#ty as #krate::ParamValue>::TYPE))
         });
-        refs_init.push(quote!(#ident: __kfp_task.output(#key)));
-        writes.push(quote!(__kfp_ctx.write_param(#key, &self.#ident)?;));
+        // Spanned at the field's type, so that a type that is not a parameter value is
+        // reported there rather than at the derive.
+        refs_init.push(quote_spanned!(ty.span()=> #ident: __kfp_task.output(#key)));
+        writes.push(quote_spanned!(ty.span()=> __kfp_ctx.write_param(#key, &self.#ident)?;));
     }
     let refs_doc = format!("Typed handles of the outputs of a task returning `{name}`.");
     Ok(quote! {

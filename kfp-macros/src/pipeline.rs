@@ -40,9 +40,11 @@ fn parse(args: TokenStream, item: TokenStream) -> syn::Result<PipelineDef> {
     let mut function: ItemFn = syn::parse2(item)?;
     let params = signature::params(&mut function.sig, "pipeline", true, &mut errors);
     let returns = signature::returns(&function.sig, &mut errors);
-    if returns.fallible {
-        errors.at(
-            function.sig.output_span(),
+    if returns.fallible
+        && let syn::ReturnType::Type(_, returned) = &function.sig.output
+    {
+        errors.spanned(
+            returned,
             "a pipeline function wires tasks and returns handles, not a `Result`",
         );
     }
@@ -83,28 +85,29 @@ fn parse(args: TokenStream, item: TokenStream) -> syn::Result<PipelineDef> {
     })
 }
 
-trait OutputSpan {
-    fn output_span(&self) -> proc_macro2::Span;
-}
-
-impl OutputSpan for syn::Signature {
-    fn output_span(&self) -> proc_macro2::Span {
-        use syn::spanned::Spanned;
-        self.output.span()
-    }
-}
-
 /// The whole expansion, or the function unchanged plus the errors.
 pub fn expand(args: TokenStream, item: TokenStream) -> TokenStream {
-    match parse(args, item.clone()) {
+    match parse(args.clone(), item.clone()) {
         Ok(def) => generate(def),
         Err(error) => {
             let compile_errors = error.to_compile_error();
+            let krate = Args::parse(args, PIPELINE_KEYS, "#[pipeline]")
+                .ok()
+                .and_then(|a| a.krate)
+                .map_or_else(|| quote!(::kfp_sdk), |p| quote!(#p));
             let mut item = item;
             if let Ok(mut function) = syn::parse2::<ItemFn>(item.clone()) {
                 for input in function.sig.inputs.iter_mut() {
                     if let FnArg::Typed(t) = input {
                         t.attrs.retain(|a| !a.path().is_ident("default"));
+                        // The handle types the body is written against, as `generate` gives
+                        // them, so that a correct body reports nothing spurious.
+                        *t.ty = match signature::classify(&t.ty) {
+                            ParamKind::Value(ty) => syn::parse_quote!(#krate::ParamRef<#ty>),
+                            ParamKind::Input(kind) | ParamKind::Output(kind) => {
+                                syn::parse_quote!(#krate::ArtifactRef<#kind>)
+                            }
+                        };
                     }
                 }
                 item = quote!(#function);
@@ -113,6 +116,9 @@ pub fn expand(args: TokenStream, item: TokenStream) -> TokenStream {
         }
     }
 }
+
+/// The names the generated module defines; user paths starting with them need `super::`.
+const GENERATED: &[&str] = &["NAME", "graph", "Outputs", "task"];
 
 fn generate(def: PipelineDef) -> TokenStream {
     let krate = def
@@ -127,7 +133,9 @@ fn generate(def: PipelineDef) -> TokenStream {
     let inner = signature::inner_visibility(&vis);
     let fn_name = function.sig.ident.clone();
     let name = &def.name;
-    let returned = &def.returns.ty;
+    // The user's types and defaults, as they must be written inside the generated module.
+    let reroot = |ty: &syn::Type| signature::reroot_type(ty, GENERATED);
+    let returned = &reroot(&def.returns.ty);
 
     let mut declarations = Vec::new();
     let mut call_args = Vec::new();
@@ -143,10 +151,17 @@ fn generate(def: PipelineDef) -> TokenStream {
         match &param.kind {
             ParamKind::Value(ty) => {
                 *typed.ty = syn::parse_quote!(#krate::ParamRef<#ty>);
+                let ty = &reroot(ty);
                 let declare = match &param.default {
-                    Some(default) => quote_spanned! {default.span()=>
-                        let #ident = __kfp_builder.input_with_default::<#ty>(#key, #default);
-                    },
+                    Some(default) => {
+                        let rerooted_default = signature::reroot_expr(default, GENERATED);
+                        quote_spanned! {default.span()=>
+                            let #ident = __kfp_builder.input_with_default::<#ty>(
+                                #key,
+                                #rerooted_default,
+                            );
+                        }
+                    }
                     None => quote!(let #ident = __kfp_builder.input::<#ty>(#key);),
                 };
                 declarations.push(declare);
@@ -155,6 +170,7 @@ fn generate(def: PipelineDef) -> TokenStream {
             }
             ParamKind::Input(kind) => {
                 *typed.ty = syn::parse_quote!(#krate::ArtifactRef<#kind>);
+                let kind = &reroot(kind);
                 declarations
                     .push(quote!(let #ident = __kfp_builder.artifact_input::<#kind>(#key);));
                 task_params.push(quote!(#ident: impl #krate::dsl::IntoArtifactRef<#kind>));
@@ -173,12 +189,12 @@ fn generate(def: PipelineDef) -> TokenStream {
         #function
 
         #[doc = #module_doc]
-        #[allow(clippy::module_name_repetitions, unused_imports, non_snake_case, dead_code)]
+        #[allow(clippy::module_name_repetitions, clippy::redundant_closure, unused_imports, non_snake_case, dead_code)]
         #vis mod #fn_name {
             use super::*;
 
             /// The pipeline's name.
-            #inner const NAME: &str = #name;
+            #inner const NAME: &'static ::core::primitive::str = #name;
 
             /// Builds and validates the pipeline graph.
             #inner fn graph() -> ::core::result::Result<#krate::PipelineGraph, #krate::dsl::BuildError> {

@@ -47,7 +47,8 @@ fn single_generic<'a>(ty: &'a Type, wrapper: &str) -> Option<&'a Type> {
     }
 }
 
-fn classify(ty: &Type) -> ParamKind {
+/// What a parameter of this type is, by the type's last path segment.
+pub fn classify(ty: &Type) -> ParamKind {
     if let Some(kind) = single_generic(ty, "Input") {
         ParamKind::Input(kind.clone())
     } else if let Some(kind) = single_generic(ty, "Output") {
@@ -68,8 +69,8 @@ fn check_shape(sig: &Signature, what: &str, errors: &mut Errors) {
         );
     }
     if !sig.generics.params.is_empty() {
-        errors.at(
-            sig.generics.span(),
+        errors.spanned(
+            &sig.generics,
             format!("a {what} cannot be generic: its inputs and outputs need concrete types"),
         );
     }
@@ -90,8 +91,8 @@ pub fn params(
     for input in sig.inputs.iter_mut() {
         let typed = match input {
             FnArg::Receiver(receiver) => {
-                errors.at(
-                    receiver.span(),
+                errors.spanned(
+                    &*receiver,
                     format!("a {what} cannot take `self`; write a free function"),
                 );
                 continue;
@@ -99,19 +100,23 @@ pub fn params(
             FnArg::Typed(typed) => typed,
         };
         let mut default = None;
+        let mut default_attr = None;
         let mut kept = Vec::new();
         for attr in typed.attrs.drain(..) {
             if attr.path().is_ident("default") {
                 if !allow_defaults {
-                    errors.at(
-                        attr.span(),
+                    errors.spanned(
+                        &attr,
                         "component inputs cannot have defaults here; give the value when wiring the task",
                     );
                 } else if default.is_some() {
-                    errors.at(attr.span(), "this parameter already has a default");
+                    errors.spanned(&attr, "this parameter already has a default");
                 } else {
                     match attr.parse_args::<syn::Expr>() {
-                        Ok(expr) => default = Some(expr),
+                        Ok(expr) => {
+                            default = Some(expr);
+                            default_attr = Some(attr);
+                        }
                         Err(e) => {
                             errors.push(syn::Error::new(e.span(), "expected #[default(value)]"))
                         }
@@ -125,16 +130,16 @@ pub fn params(
         let ident = match &*typed.pat {
             Pat::Ident(p) if p.subpat.is_none() && p.by_ref.is_none() => p.ident.clone(),
             other => {
-                errors.at(
-                    other.span(),
+                errors.spanned(
+                    other,
                     format!("{what} parameters must be plain names (`epochs: u32`), since each becomes a named input"),
                 );
                 continue;
             }
         };
         if let Type::Reference(reference) = &*typed.ty {
-            errors.at(
-                reference.span(),
+            errors.spanned(
+                reference,
                 format!(
                     "{what} inputs are owned values: use `String` for `&str`, `Vec<T>` for `&[T]`"
                 ),
@@ -142,16 +147,18 @@ pub fn params(
             continue;
         }
         if matches!(&*typed.ty, Type::ImplTrait(_)) {
-            errors.at(
-                typed.ty.span(),
+            errors.spanned(
+                &typed.ty,
                 format!("{what} inputs need concrete types, not `impl Trait`"),
             );
             continue;
         }
         let kind = classify(&typed.ty);
-        if default.is_some() && !matches!(kind, ParamKind::Value(_)) {
-            errors.at(
-                ident.span(),
+        if let Some(attr) = &default_attr
+            && !matches!(kind, ParamKind::Value(_))
+        {
+            errors.spanned(
+                attr,
                 "only parameter inputs can have a default, not artifacts",
             );
         }
@@ -196,8 +203,8 @@ pub fn returns(sig: &Signature, errors: &mut Errors) -> Returns {
 
 fn check_not_output(ty: &Type, errors: &mut Errors) {
     if single_generic(ty, "Output").is_some() || single_generic(ty, "Input").is_some() {
-        errors.at(
-            ty.span(),
+        errors.spanned(
+            ty,
             "artifacts are not returned: take an `Output<Kind>` parameter and write to its path",
         );
     }
@@ -219,4 +226,46 @@ pub fn inner_visibility(vis: &syn::Visibility) -> proc_macro2::TokenStream {
         syn::Visibility::Restricted(r) if r.path.is_ident("self") => quote::quote!(pub(super)),
         syn::Visibility::Restricted(_) => quote::quote!(pub(crate)),
     }
+}
+
+/// Rewrites tokens the user wrote in the function's module (a type, a default value) so that
+/// they mean the same inside the generated `mod NAME { use super::*; .. }`.
+///
+/// The glob import makes most names resolve as before, but not paths that start with `self`
+/// or `super`, nor names that the generated module itself defines (`generated`: `Outputs`,
+/// `task`, ...), which shadow the user's items of the same name. Those paths get one more
+/// `super`: `super::Outputs`, `super::super::Config`, `super::NAME`.
+struct Reroot<'a> {
+    generated: &'a [&'a str],
+}
+
+impl syn::visit_mut::VisitMut for Reroot<'_> {
+    fn visit_path_mut(&mut self, path: &mut syn::Path) {
+        if path.leading_colon.is_none()
+            && let Some(first) = path.segments.first()
+        {
+            let name = first.ident.to_string();
+            let span = first.ident.span();
+            if name == "self" {
+                path.segments[0].ident = Ident::new("super", span);
+            } else if name == "super" || self.generated.contains(&name.as_str()) {
+                path.segments.insert(0, Ident::new("super", span).into());
+            }
+        }
+        syn::visit_mut::visit_path_mut(self, path);
+    }
+}
+
+/// `ty` as it must be written inside the generated module (see [`Reroot`]).
+pub fn reroot_type(ty: &Type, generated: &[&str]) -> Type {
+    let mut ty = ty.clone();
+    syn::visit_mut::VisitMut::visit_type_mut(&mut Reroot { generated }, &mut ty);
+    ty
+}
+
+/// `expr` as it must be written inside the generated module (see [`Reroot`]).
+pub fn reroot_expr(expr: &syn::Expr, generated: &[&str]) -> syn::Expr {
+    let mut expr = expr.clone();
+    syn::visit_mut::VisitMut::visit_expr_mut(&mut Reroot { generated }, &mut expr);
+    expr
 }

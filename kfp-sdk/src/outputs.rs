@@ -26,6 +26,12 @@ use crate::executor::{ExecContext, ExecError};
 use crate::param::ParamValue;
 
 /// A type a component function may return.
+#[diagnostic::on_unimplemented(
+    message = "a component cannot return `{Self}`",
+    label = "not a component return type",
+    note = "return `()`, a parameter value, or a struct with `#[derive(ComponentOutputs)]`; \
+            write files to an `Output<Kind>` parameter"
+)]
 pub trait ComponentReturn {
     /// The typed handles a pipeline gets for these outputs.
     type Refs;

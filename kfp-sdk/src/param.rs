@@ -83,6 +83,13 @@ impl ParamError {
 ///
 /// The provided methods encode the value as JSON, which is right for structured values: an
 /// empty `impl ParamValue for MyStruct {}` is enough for any serde type.
+#[diagnostic::on_unimplemented(
+    message = "`{Self}` is not a parameter type",
+    label = "not a parameter type",
+    note = "parameters are `String`, `bool`, integers, floats, `Vec<T>`, maps with `String` keys, \
+            `serde_json::Value`, or a serde type with `impl kfp_sdk::ParamValue for {Self} {{}}`",
+    note = "files and folders are artifacts: take an `Input<Kind>` or `Output<Kind>` parameter"
+)]
 pub trait ParamValue: Serialize + DeserializeOwned {
     /// The type the pipeline graph records for this Rust type.
     const TYPE: ParamType = ParamType::Struct;
