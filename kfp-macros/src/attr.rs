@@ -45,6 +45,24 @@ pub struct Args {
     pub krate: Option<Path>,
 }
 
+impl Args {
+    /// The path generated code names `kfp_sdk` by: `crate = "..."`, else `::kfp_sdk`.
+    pub fn crate_path(&self) -> TokenStream {
+        match &self.krate {
+            Some(path) => quote::quote!(#path),
+            None => quote::quote!(::kfp_sdk),
+        }
+    }
+
+    /// `description = "..."`, else the item's doc comment.
+    pub fn description_or_doc(&self, attrs: &[syn::Attribute]) -> Option<String> {
+        self.description
+            .as_ref()
+            .map(LitStr::value)
+            .or_else(|| doc_comment(attrs))
+    }
+}
+
 /// Collects errors so that one expansion reports all of them.
 #[derive(Default)]
 pub struct Errors(Option<syn::Error>);

@@ -3,7 +3,7 @@ use proc_macro2::TokenStream;
 use quote::{format_ident, quote, quote_spanned};
 use syn::{ItemFn, LitStr};
 
-use crate::attr::{Args, COMPONENT_KEYS, Errors, doc_comment};
+use crate::attr::{Args, COMPONENT_KEYS, Errors};
 use crate::signature::{self, Param, ParamKind, Returns};
 
 /// A validated component definition: everything the expansion needs.
@@ -41,11 +41,7 @@ fn parse(args: TokenStream, item: TokenStream) -> syn::Result<ComponentDef> {
             "a component name holds letters, digits, '_' and '-', and starts with a letter",
         );
     }
-    let description = args
-        .description
-        .as_ref()
-        .map(LitStr::value)
-        .or_else(|| doc_comment(&function.attrs));
+    let description = args.description_or_doc(&function.attrs);
     errors.finish()?;
     Ok(ComponentDef {
         function,
@@ -89,12 +85,7 @@ pub fn expand(args: TokenStream, item: TokenStream) -> TokenStream {
 const GENERATED: &[&str] = &["Outputs", "spec", "task", "__exec"];
 
 fn generate(def: &ComponentDef) -> TokenStream {
-    let krate = def
-        .args
-        .krate
-        .as_ref()
-        .map(|p| quote!(#p))
-        .unwrap_or_else(|| quote!(::kfp_sdk));
+    let krate = def.args.crate_path();
     let function = &def.function;
     let vis = &function.vis;
     let inner = signature::inner_visibility(vis);

@@ -1,9 +1,9 @@
 //! `#[pipeline]`: parse the function into a [`PipelineDef`], then generate its module.
 use proc_macro2::TokenStream;
 use quote::{quote, quote_spanned};
-use syn::{FnArg, ItemFn, LitStr};
+use syn::{FnArg, ItemFn};
 
-use crate::attr::{Args, Errors, PIPELINE_KEYS, doc_comment};
+use crate::attr::{Args, Errors, PIPELINE_KEYS};
 use crate::signature::{self, Param, ParamKind, Returns};
 
 /// A validated pipeline definition.
@@ -69,11 +69,7 @@ fn parse(args: TokenStream, item: TokenStream) -> syn::Result<PipelineDef> {
         }
         None => kebab(&function.sig.ident.to_string()),
     };
-    let description = args
-        .description
-        .as_ref()
-        .map(LitStr::value)
-        .or_else(|| doc_comment(&function.attrs));
+    let description = args.description_or_doc(&function.attrs);
     errors.finish()?;
     Ok(PipelineDef {
         function,
@@ -92,9 +88,8 @@ pub fn expand(args: TokenStream, item: TokenStream) -> TokenStream {
         Err(error) => {
             let compile_errors = error.to_compile_error();
             let krate = Args::parse(args, PIPELINE_KEYS, "#[pipeline]")
-                .ok()
-                .and_then(|a| a.krate)
-                .map_or_else(|| quote!(::kfp_sdk), |p| quote!(#p));
+                .map(|a| a.crate_path())
+                .unwrap_or_else(|_| quote!(::kfp_sdk));
             let mut item = item;
             if let Ok(mut function) = syn::parse2::<ItemFn>(item.clone()) {
                 for input in function.sig.inputs.iter_mut() {
@@ -121,12 +116,7 @@ pub fn expand(args: TokenStream, item: TokenStream) -> TokenStream {
 const GENERATED: &[&str] = &["NAME", "graph", "Outputs", "task"];
 
 fn generate(def: PipelineDef) -> TokenStream {
-    let krate = def
-        .args
-        .krate
-        .as_ref()
-        .map(|p| quote!(#p))
-        .unwrap_or_else(|| quote!(::kfp_sdk));
+    let krate = def.args.crate_path();
     let mut function = def.function;
     let span = signature::name_span(&function.sig);
     let vis = function.vis.clone();
