@@ -208,9 +208,9 @@ fn generate(def: &ComponentDef) -> TokenStream {
     quote_spanned! {span=>
         #function
 
-        #[doc = #module_doc]
         #[allow(clippy::module_name_repetitions, unused_imports, non_snake_case, dead_code)]
         #vis mod #fn_name {
+            #![doc = #module_doc]
             use super::*;
 
             #[doc = #outputs_doc]

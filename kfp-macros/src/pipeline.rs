@@ -178,9 +178,9 @@ fn generate(def: PipelineDef) -> TokenStream {
     quote_spanned! {span=>
         #function
 
-        #[doc = #module_doc]
         #[allow(clippy::module_name_repetitions, clippy::redundant_closure, unused_imports, non_snake_case, dead_code)]
         #vis mod #fn_name {
+            #![doc = #module_doc]
             use super::*;
 
             /// The pipeline's name.

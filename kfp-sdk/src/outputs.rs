@@ -2,7 +2,7 @@
 //!
 //! [`ComponentReturn`] ties a return type to the outputs it declares, the typed handles a
 //! pipeline gets for them, and how the executor writes them. `()` and every
-//! [`ParamValue`](crate::ParamValue) implement it; `#[derive(ComponentOutputs)]` implements
+//! [`ParamValue`] implement it; `#[derive(ComponentOutputs)]` implements
 //! it for a struct whose fields are the named outputs (kfp's `NamedTuple` outputs):
 //!
 //! ```
