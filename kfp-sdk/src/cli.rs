@@ -1,4 +1,4 @@
-//! The command line of a pipeline binary: `compile`, `component-exec`, `list`.
+//! The command line of a pipeline binary: `compile`, `run`, `runs`, `component-exec`, `list`.
 //!
 //! A binary gets it with one line, `kfp_sdk::main!();`, which runs [`run`]. The same
 //! binary compiles the pipelines it holds and, inside each step's container, runs one
@@ -8,9 +8,13 @@ use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 
+use std::collections::BTreeMap;
+
 use crate::argo::{self, ArgoOptions};
-use crate::component::Implementation;
+use crate::component::{Implementation, IoType};
 use crate::executor::{ExecArgs, run_component, write_atomically};
+use crate::local;
+use crate::param::ParamType;
 use crate::registry;
 
 #[derive(Parser)]
@@ -49,6 +53,58 @@ enum Command {
     },
     /// List the pipelines and components in this binary.
     List,
+    /// Run a pipeline on this machine (each task a child process; results cached).
+    Run {
+        /// The pipeline to run (needed when the binary holds several).
+        #[arg(long)]
+        pipeline: Option<String>,
+        /// A pipeline parameter: NAME=VALUE (repeatable).
+        #[arg(short = 'p', long = "param", value_name = "NAME=VALUE")]
+        params: Vec<String>,
+        /// A JSON or YAML file with an object of parameter values.
+        #[arg(long, value_name = "FILE")]
+        params_file: Option<PathBuf>,
+        /// How many tasks may run at once [default: the number of cores].
+        #[arg(long)]
+        parallelism: Option<usize>,
+        /// Where runs and the cache are kept [default: $KFP_LOCAL_STORE, else .kfp-local].
+        #[arg(long)]
+        store: Option<PathBuf>,
+        /// Run every task, reusing nothing from earlier runs.
+        #[arg(long)]
+        no_cache: bool,
+        /// Continue an earlier run (its id and parameters), skipping what it finished.
+        #[arg(long, value_name = "RUN_ID")]
+        resume: Option<String>,
+        /// On the first failure, kill running tasks (default: let them finish).
+        #[arg(long)]
+        fail_fast: bool,
+        /// Print each task's output lines, prefixed by its name, as they come.
+        #[arg(long)]
+        stream_logs: bool,
+    },
+    /// Read the records of local runs.
+    Runs {
+        #[command(subcommand)]
+        command: RunsCommand,
+        /// The store to read [default: $KFP_LOCAL_STORE, else .kfp-local].
+        #[arg(long, global = true)]
+        store: Option<PathBuf>,
+    },
+}
+
+#[derive(Subcommand)]
+enum RunsCommand {
+    /// One line per run.
+    List,
+    /// A run's tasks, outputs and where its files are.
+    Show {
+        /// The run's id.
+        id: String,
+        /// Print the run record as JSON.
+        #[arg(long)]
+        json: bool,
+    },
 }
 
 /// Parses the command line and runs it; `bin_name` is the binary's name (the `main!` macro
@@ -79,6 +135,40 @@ pub fn run(bin_name: &str) -> ExitCode {
             list();
             Ok(())
         }
+        Command::Run {
+            pipeline,
+            params,
+            params_file,
+            parallelism,
+            store,
+            no_cache,
+            resume,
+            fail_fast,
+            stream_logs,
+        } => {
+            let mut options = local::RunOptions {
+                store: store.unwrap_or_else(local::Store::default_root),
+                cache: !no_cache,
+                fail_fast,
+                stream_logs,
+                resume,
+                progress: std::io::IsTerminal::is_terminal(&std::io::stderr()) && !stream_logs,
+                ..local::RunOptions::default()
+            };
+            if let Some(n) = parallelism {
+                options.parallelism = n.max(1);
+            }
+            run_locally(
+                pipeline.as_deref(),
+                &params,
+                params_file.as_deref(),
+                &options,
+            )
+        }
+        Command::Runs { command, store } => {
+            let store = local::Store::new(store.unwrap_or_else(local::Store::default_root));
+            runs(&store, command)
+        }
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
@@ -89,10 +179,9 @@ pub fn run(bin_name: &str) -> ExitCode {
     }
 }
 
-/// Compiles the named pipeline (or the only one) to YAML, checking that this binary can
-/// run every component it uses.
-pub fn compile_to_yaml(pipeline: Option<&str>, options: &ArgoOptions) -> Result<String, String> {
-    let entry = match pipeline {
+/// The named pipeline, or the only one in the binary.
+fn choose_pipeline(pipeline: Option<&str>) -> Result<&'static registry::PipelineEntry, String> {
+    Ok(match pipeline {
         Some(name) => registry::find_pipeline(name).map_err(|e| e.to_string())?,
         None => match registry::pipelines().as_slice() {
             [only] => *only,
@@ -105,7 +194,12 @@ pub fn compile_to_yaml(pipeline: Option<&str>, options: &ArgoOptions) -> Result<
                 ));
             }
         },
-    };
+    })
+}
+
+/// Builds the pipeline's graph and checks that this binary can run every component in it.
+fn runnable_graph(pipeline: Option<&str>) -> Result<crate::PipelineGraph, String> {
+    let entry = choose_pipeline(pipeline)?;
     let graph = (entry.graph)().map_err(|e| e.to_string())?;
     for component in graph.components() {
         if matches!(component.implementation, Implementation::Executor) {
@@ -124,6 +218,13 @@ pub fn compile_to_yaml(pipeline: Option<&str>, options: &ArgoOptions) -> Result<
             }
         }
     }
+    Ok(graph)
+}
+
+/// Compiles the named pipeline (or the only one) to YAML, checking that this binary can
+/// run every component it uses.
+pub fn compile_to_yaml(pipeline: Option<&str>, options: &ArgoOptions) -> Result<String, String> {
+    let graph = runnable_graph(pipeline)?;
     let workflow = argo::compile(&graph, options).map_err(|e| e.to_string())?;
     for warning in argo::full_crd_warnings(&workflow) {
         eprintln!("warning: {warning}");
@@ -144,6 +245,106 @@ fn compile(
         }
         Some(path) => write_atomically(&path, yaml.as_bytes())
             .map_err(|e| format!("could not write {}: {e}", path.display())),
+    }
+}
+
+/// Parses `-p NAME=VALUE` values (and a parameters file) into JSON, by each parameter's type.
+pub fn parse_params(
+    graph: &crate::PipelineGraph,
+    pairs: &[String],
+    file: Option<&std::path::Path>,
+) -> Result<BTreeMap<String, serde_json::Value>, String> {
+    let mut values = BTreeMap::new();
+    if let Some(path) = file {
+        let text = std::fs::read_to_string(path).map_err(|e| format!("{}: {e}", path.display()))?;
+        let object: BTreeMap<String, serde_json::Value> =
+            serde_saphyr::from_str(&text).map_err(|e| {
+                format!(
+                    "{}: expected an object of parameter values: {e}",
+                    path.display()
+                )
+            })?;
+        values.extend(object);
+    }
+    for pair in pairs {
+        let Some((name, text)) = pair.split_once('=') else {
+            return Err(format!("-p needs NAME=VALUE, got '{pair}'"));
+        };
+        let Some(input) = graph.input(name) else {
+            let known: Vec<&str> = graph.inputs.iter().map(|i| i.name.as_str()).collect();
+            return Err(format!(
+                "the pipeline has no parameter '{name}' (its parameters: {})",
+                known.join(", ")
+            ));
+        };
+        let value = match &input.ty {
+            IoType::Parameter(ParamType::String) => serde_json::Value::String(text.to_owned()),
+            IoType::Parameter(ty) => serde_json::from_str(text)
+                .map_err(|_| format!("parameter '{name}': '{text}' is not a {ty}"))?,
+            IoType::Artifact(_) => return Err(format!("parameter '{name}' is an artifact")),
+        };
+        values.insert(name.to_owned(), value);
+    }
+    Ok(values)
+}
+
+fn run_locally(
+    pipeline: Option<&str>,
+    pairs: &[String],
+    file: Option<&std::path::Path>,
+    options: &local::RunOptions,
+) -> Result<(), String> {
+    let graph = runnable_graph(pipeline)?;
+    let params = parse_params(&graph, pairs, file)?;
+    let record = local::run(&graph, params, options).map_err(|e| e.to_string())?;
+    print!("{}", local::report::summary(&record));
+    let store = local::Store::new(&options.store);
+    println!("results: {}", store.run_dir(&record.id).display());
+    if record.status == "succeeded" {
+        Ok(())
+    } else {
+        Err(format!("run {} failed", record.id))
+    }
+}
+
+fn runs(store: &local::Store, command: RunsCommand) -> Result<(), String> {
+    match command {
+        RunsCommand::List => {
+            let records = store.list().map_err(|e| e.to_string())?;
+            if records.is_empty() {
+                println!("no runs in {}", store.root().display());
+            }
+            for r in records {
+                let cached = r
+                    .tasks
+                    .iter()
+                    .filter(|t| t.status == local::TaskStatus::Cached)
+                    .count();
+                println!(
+                    "{}  {}  {:<9}  {:>8.2} s  {} tasks ({} cached)",
+                    r.id,
+                    r.started,
+                    r.status,
+                    r.seconds,
+                    r.tasks.len(),
+                    cached
+                );
+            }
+            Ok(())
+        }
+        RunsCommand::Show { id, json } => {
+            let record = store.load(&id).map_err(|e| e.to_string())?;
+            if json {
+                println!(
+                    "{}",
+                    serde_json::to_string_pretty(&record).map_err(|e| e.to_string())?
+                );
+            } else {
+                print!("{}", local::report::summary(&record));
+                println!("folder: {}", store.run_dir(&id).display());
+            }
+            Ok(())
+        }
     }
 }
 

@@ -107,6 +107,7 @@ pub mod config;
 pub mod dsl;
 pub mod executor;
 pub mod graph;
+pub mod local;
 pub mod names;
 pub mod outputs;
 pub mod param;

@@ -1,0 +1,457 @@
+//! Running one step: from the cache, or as a child process of the pipeline binary
+//! (`BINARY component-exec NAME --root TASK_FOLDER`, the same entry point a container uses).
+use std::collections::BTreeMap;
+use std::io::{BufRead, Write};
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::{Duration, Instant};
+
+use sha2::{Digest, Sha256};
+
+use super::plan::Step;
+use super::store::{Store, StoreError, TaskStatus, io};
+use crate::executor::write_atomically;
+
+/// A resolved input of a step.
+#[derive(Debug, Clone)]
+pub enum InputValue {
+    /// A parameter, as text.
+    Text(String),
+    /// An artifact: where it is, and the identity of its content (the producer's cache key
+    /// and output name).
+    Artifact {
+        /// Its folder (or file).
+        path: PathBuf,
+        /// What identifies its content.
+        identity: String,
+    },
+}
+
+/// What running a step gave.
+#[derive(Debug, Clone)]
+pub struct Outcome {
+    /// Succeeded, cached or failed.
+    pub status: TaskStatus,
+    /// Tries made.
+    pub attempts: u32,
+    /// The last try's exit code.
+    pub exit_code: Option<i32>,
+    /// Parameter outputs.
+    pub outputs: BTreeMap<String, String>,
+    /// Artifact outputs (folders).
+    pub artifacts: BTreeMap<String, PathBuf>,
+    /// Why it failed.
+    pub message: Option<String>,
+    /// How long it took.
+    pub seconds: f64,
+}
+
+/// The fixed parts of running steps.
+pub struct StepRunner<'a> {
+    /// The store.
+    pub store: &'a Store,
+    /// The run.
+    pub run_id: &'a str,
+    /// The pipeline binary.
+    pub binary: &'a Path,
+    /// Print each task's output lines, prefixed by its name, as they come.
+    pub stream_logs: bool,
+    /// Set to stop running steps (their processes are killed).
+    pub cancel: &'a AtomicBool,
+}
+
+/// The SHA-256 of a file, in hex.
+pub fn hash_file(path: &Path) -> Result<String, StoreError> {
+    use std::io::Read;
+    let mut file = std::fs::File::open(path).map_err(io(path))?;
+    let mut hasher = Sha256::new();
+    let mut buffer = vec![0u8; 1 << 20];
+    loop {
+        let n = file.read(&mut buffer).map_err(io(path))?;
+        if n == 0 {
+            break;
+        }
+        hasher.update(&buffer[..n]);
+    }
+    Ok(hex(&hasher.finalize()))
+}
+
+fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// The cache key of a step: its component, settings that change results, the binary, and
+/// its inputs (artifacts by the identity of their content).
+pub fn cache_key(step: &Step, inputs: &BTreeMap<String, InputValue>, binary_hash: &str) -> String {
+    let mut hasher = Sha256::new();
+    let mut field = |label: &str, value: &str| {
+        hasher.update(label.as_bytes());
+        hasher.update((value.len() as u64).to_le_bytes());
+        hasher.update(value.as_bytes());
+    };
+    field("binary", binary_hash);
+    field("component", &format!("{:?}", step.component));
+    field("image", step.config.image.as_deref().unwrap_or(""));
+    for (name, value) in &step.config.env {
+        field("env", &format!("{name}={value}"));
+    }
+    for (name, value) in inputs {
+        match value {
+            InputValue::Text(text) => {
+                field("param", name);
+                field("value", text);
+            }
+            InputValue::Artifact { identity, .. } => {
+                field("artifact", name);
+                field("identity", identity);
+            }
+        }
+    }
+    hex(&hasher.finalize())[..32].to_owned()
+}
+
+/// A finished step's outputs.
+struct Collected {
+    params: BTreeMap<String, String>,
+    artifacts: BTreeMap<String, PathBuf>,
+}
+
+/// Reads a finished step's outputs from its `out` folder.
+fn collect_outputs(step: &Step, out: &Path) -> Result<Collected, String> {
+    let mut params = BTreeMap::new();
+    let mut artifacts = BTreeMap::new();
+    for output in &step.component.outputs {
+        let path = out.join(&output.name);
+        if output.ty.is_artifact() {
+            if !path.exists() {
+                return Err(format!(
+                    "it wrote no artifact '{}' ({})",
+                    output.name,
+                    path.display()
+                ));
+            }
+            artifacts.insert(output.name.clone(), path);
+        } else {
+            let text = std::fs::read_to_string(&path)
+                .map_err(|e| format!("output '{}' ({}): {e}", output.name, path.display()))?;
+            params.insert(output.name.clone(), text);
+        }
+    }
+    Ok(Collected { params, artifacts })
+}
+
+/// How the tries of a step ended.
+struct Tries {
+    attempts: u32,
+    exit_code: Option<i32>,
+    /// Why the last try failed, if it did.
+    failure: Option<String>,
+}
+
+impl StepRunner<'_> {
+    /// The outputs of an earlier run of the same key, if the cache has them.
+    pub fn cached(&self, step: &Step, key: &str) -> Option<Outcome> {
+        let out = self.store.cache_dir(key).join("out");
+        let collected = collect_outputs(step, &out).ok()?;
+        Some(Outcome {
+            status: TaskStatus::Cached,
+            attempts: 0,
+            exit_code: None,
+            outputs: collected.params,
+            artifacts: collected.artifacts,
+            message: None,
+            seconds: 0.0,
+        })
+    }
+
+    /// Runs the step (with its retries), then moves its outputs into the cache when `cache`.
+    pub fn run(
+        &self,
+        step: &Step,
+        inputs: &BTreeMap<String, InputValue>,
+        key: &str,
+        cache: bool,
+    ) -> Outcome {
+        let start = Instant::now();
+        let folder = self.store.task_dir(self.run_id, &step.path);
+        let tries = self.attempts(step, inputs, &folder);
+        let result = match tries.failure {
+            Some(message) => Err(message),
+            None => {
+                let out = folder.join("out");
+                // Check the outputs are all there before trusting (and caching) them.
+                collect_outputs(step, &out).and_then(|_| {
+                    let kept = if cache {
+                        self.commit(&out, key).unwrap_or(out)
+                    } else {
+                        out
+                    };
+                    collect_outputs(step, &kept)
+                })
+            }
+        };
+        let mut outcome = match result {
+            Ok(collected) => Outcome {
+                status: TaskStatus::Succeeded,
+                attempts: tries.attempts,
+                exit_code: tries.exit_code,
+                outputs: collected.params,
+                artifacts: collected.artifacts,
+                message: None,
+                seconds: 0.0,
+            },
+            Err(message) => failed(tries.attempts, tries.exit_code, message),
+        };
+        outcome.seconds = start.elapsed().as_secs_f64();
+        outcome
+    }
+
+    /// Moves `out` into the cache under `key` by renames; returns where it now is.
+    fn commit(&self, out: &Path, key: &str) -> Option<PathBuf> {
+        let entry = self.store.cache_dir(key);
+        if entry.join("out").exists() {
+            return Some(entry.join("out"));
+        }
+        let staging = entry.with_file_name(format!(".{key}.tmp-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&staging);
+        std::fs::create_dir_all(&staging).ok()?;
+        std::fs::rename(out, staging.join("out")).ok()?;
+        match std::fs::rename(&staging, &entry) {
+            Ok(()) => Some(entry.join("out")),
+            Err(_) => {
+                // Another run committed the same key meanwhile; keep ours where it was.
+                let _ = std::fs::rename(staging.join("out"), out);
+                let _ = std::fs::remove_dir_all(&staging);
+                Some(out.to_owned())
+            }
+        }
+    }
+
+    fn prepare(
+        &self,
+        step: &Step,
+        inputs: &BTreeMap<String, InputValue>,
+        folder: &Path,
+    ) -> Result<(), String> {
+        let text = |e: std::io::Error, path: &Path| format!("{}: {e}", path.display());
+        if folder.exists() {
+            std::fs::remove_dir_all(folder).map_err(|e| text(e, folder))?;
+        }
+        let input_dir = folder.join("in");
+        std::fs::create_dir_all(&input_dir).map_err(|e| text(e, &input_dir))?;
+        std::fs::create_dir_all(folder.join("out")).map_err(|e| text(e, folder))?;
+        for (name, value) in inputs {
+            let target = input_dir.join(name);
+            match value {
+                InputValue::Text(value) => {
+                    std::fs::write(&target, value).map_err(|e| text(e, &target))?;
+                }
+                InputValue::Artifact { path, .. } => {
+                    let source = std::fs::canonicalize(path).map_err(|e| text(e, path))?;
+                    link(&source, &target).map_err(|e| text(e, &target))?;
+                }
+            }
+        }
+        let _ = step;
+        Ok(())
+    }
+
+    /// Tries the step up to 1 + retries times.
+    fn attempts(&self, step: &Step, inputs: &BTreeMap<String, InputValue>, folder: &Path) -> Tries {
+        let limit = step.config.retry.as_ref().map_or(0, |r| r.limit);
+        let mut wait = step
+            .config
+            .retry
+            .as_ref()
+            .and_then(|r| r.backoff.as_ref())
+            .and_then(|b| {
+                humantime::parse_duration(&b.duration)
+                    .ok()
+                    .map(|d| (d, b.factor.max(1)))
+            });
+        let mut last = (None, String::new());
+        for attempt in 1..=limit + 1 {
+            if self.cancel.load(Ordering::Relaxed) {
+                return Tries {
+                    attempts: attempt - 1,
+                    exit_code: last.0,
+                    failure: Some("the run was stopped".into()),
+                };
+            }
+            if let Err(message) = self.prepare(step, inputs, folder) {
+                return Tries {
+                    attempts: attempt,
+                    exit_code: None,
+                    failure: Some(message),
+                };
+            }
+            match self.spawn(step, folder, attempt) {
+                Ok(code) if code == Some(0) => {
+                    return Tries {
+                        attempts: attempt,
+                        exit_code: code,
+                        failure: None,
+                    };
+                }
+                Ok(code) => {
+                    let tail = log_tail(&folder.join("stderr.log"), 8);
+                    let how = code
+                        .map_or_else(|| "was killed".to_owned(), |c| format!("exited with {c}"));
+                    last = (
+                        code,
+                        if tail.is_empty() {
+                            how
+                        } else {
+                            format!("{how}:\n{tail}")
+                        },
+                    );
+                }
+                Err(message) => last = (None, message),
+            }
+            if attempt <= limit
+                && let Some((duration, factor)) = &mut wait
+            {
+                std::thread::sleep(*duration);
+                *duration *= *factor;
+            }
+        }
+        Tries {
+            attempts: limit + 1,
+            exit_code: last.0,
+            failure: Some(last.1),
+        }
+    }
+
+    fn spawn(&self, step: &Step, folder: &Path, attempt: u32) -> Result<Option<i32>, String> {
+        let mut command = Command::new(self.binary);
+        command
+            .arg("component-exec")
+            .arg(&step.component.name)
+            .arg("--root")
+            .arg(folder)
+            .current_dir(folder)
+            .envs(&step.config.env)
+            .env("KFP_TASK_NAME", &step.path)
+            .env("KFP_RUN_ID", self.run_id)
+            .env("KFP_TASK_ATTEMPT", attempt.to_string())
+            .stdin(Stdio::null());
+        let open = |name: &str| {
+            let path = folder.join(name);
+            std::fs::OpenOptions::new()
+                .create(true)
+                .append(true)
+                .open(&path)
+                .map_err(|e| format!("{}: {e}", path.display()))
+        };
+        let (stdout_log, stderr_log) = (open("stdout.log")?, open("stderr.log")?);
+        if self.stream_logs {
+            command.stdout(Stdio::piped()).stderr(Stdio::piped());
+        } else {
+            command.stdout(stdout_log.try_clone().map_err(|e| e.to_string())?);
+            command.stderr(stderr_log.try_clone().map_err(|e| e.to_string())?);
+        }
+        let mut child = command
+            .spawn()
+            .map_err(|e| format!("could not start {}: {e}", self.binary.display()))?;
+        let mut pumps = Vec::new();
+        if self.stream_logs {
+            let prefix = step.path.clone();
+            if let Some(out) = child.stdout.take() {
+                pumps.push(pump(out, stdout_log, prefix.clone(), false));
+            }
+            if let Some(err) = child.stderr.take() {
+                pumps.push(pump(err, stderr_log, prefix, true));
+            }
+        }
+        // Poll, so that a stopped run can kill the child; the first checks come quickly so
+        // that short tasks pay little.
+        let mut pause = Duration::from_micros(50);
+        let status = loop {
+            match child.try_wait() {
+                Ok(Some(status)) => break status,
+                Ok(None) => {}
+                Err(e) => return Err(format!("waiting for the task: {e}")),
+            }
+            if self.cancel.load(Ordering::Relaxed) {
+                let _ = child.kill();
+                let _ = child.wait();
+                return Err("killed: the run was stopped".into());
+            }
+            std::thread::sleep(pause);
+            pause = (pause * 2).min(Duration::from_millis(10));
+        };
+        for handle in pumps {
+            let _ = handle.join();
+        }
+        Ok(status.code())
+    }
+}
+
+fn failed(attempts: u32, exit_code: Option<i32>, message: String) -> Outcome {
+    Outcome {
+        status: TaskStatus::Failed,
+        attempts,
+        exit_code,
+        outputs: BTreeMap::new(),
+        artifacts: BTreeMap::new(),
+        message: Some(message),
+        seconds: 0.0,
+    }
+}
+
+/// Copies a child's output lines to its log file and, prefixed, to the terminal.
+fn pump<R: std::io::Read + Send + 'static>(
+    source: R,
+    mut log: std::fs::File,
+    prefix: String,
+    to_stderr: bool,
+) -> std::thread::JoinHandle<()> {
+    std::thread::spawn(move || {
+        let reader = std::io::BufReader::new(source);
+        for line in reader.split(b'\n').map_while(Result::ok) {
+            let _ = log.write_all(&line);
+            let _ = log.write_all(b"\n");
+            let text = String::from_utf8_lossy(&line);
+            if to_stderr {
+                eprintln!("[{prefix}] {text}");
+            } else {
+                println!("[{prefix}] {text}");
+            }
+        }
+    })
+}
+
+/// The last `n` lines of a log file.
+pub fn log_tail(path: &Path, n: usize) -> String {
+    let text = std::fs::read_to_string(path).unwrap_or_default();
+    let lines: Vec<&str> = text.lines().collect();
+    lines[lines.len().saturating_sub(n)..].join("\n")
+}
+
+#[cfg(unix)]
+fn link(source: &Path, target: &Path) -> std::io::Result<()> {
+    std::os::unix::fs::symlink(source, target)
+}
+
+#[cfg(not(unix))]
+fn link(source: &Path, target: &Path) -> std::io::Result<()> {
+    fn copy(from: &Path, to: &Path) -> std::io::Result<()> {
+        if from.is_dir() {
+            std::fs::create_dir_all(to)?;
+            for entry in std::fs::read_dir(from)? {
+                let entry = entry?;
+                copy(&entry.path(), &to.join(entry.file_name()))?;
+            }
+            Ok(())
+        } else {
+            std::fs::copy(from, to).map(|_| ())
+        }
+    }
+    copy(source, target)
+}
+
+/// Writes a marker file atomically (used for the run's graph and records).
+pub fn write_text(path: &Path, text: &str) -> Result<(), StoreError> {
+    write_atomically(path, text.as_bytes()).map_err(io(path))
+}

@@ -1,0 +1,291 @@
+//! The local store: run folders, the result cache and run records.
+//!
+//! ```text
+//! STORE/runs/RUN_ID/run.json            the run record (rewritten atomically as the run goes)
+//! STORE/runs/RUN_ID/graph.dot|.svg      the pipeline graph, tasks coloured by state
+//! STORE/runs/RUN_ID/tasks/TASK/         a task's working folder: what a container's /tmp/kfp
+//!                                       holds (in/, out/), plus stdout.log and stderr.log
+//! STORE/cache/KEY/out/                  outputs of a finished task, reused by any run whose
+//!                                       task has the same key; moved in by one rename, so a
+//!                                       half-written entry is never seen
+//! ```
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+use serde::{Deserialize, Serialize};
+
+use crate::executor::write_atomically;
+
+/// Where runs and the cache live.
+#[derive(Debug, Clone)]
+pub struct Store {
+    root: PathBuf,
+}
+
+/// What happened to a task.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum TaskStatus {
+    /// Waiting for upstream tasks.
+    Pending,
+    /// Running now.
+    Running,
+    /// Ran and succeeded.
+    Succeeded,
+    /// Its outputs were reused from the cache.
+    Cached,
+    /// Failed (after its retries).
+    Failed,
+    /// Not run, because an upstream task failed or the run stopped.
+    Skipped,
+}
+
+impl TaskStatus {
+    /// Whether the task has its outputs.
+    pub fn is_done(self) -> bool {
+        matches!(self, TaskStatus::Succeeded | TaskStatus::Cached)
+    }
+}
+
+impl std::fmt::Display for TaskStatus {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            TaskStatus::Pending => "pending",
+            TaskStatus::Running => "running",
+            TaskStatus::Succeeded => "succeeded",
+            TaskStatus::Cached => "cached",
+            TaskStatus::Failed => "failed",
+            TaskStatus::Skipped => "skipped",
+        })
+    }
+}
+
+/// One task of a run, as recorded.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct TaskRecord {
+    /// The task's path (`outer/inner` inside nested pipelines).
+    pub name: String,
+    /// The component it runs.
+    pub component: String,
+    /// What happened.
+    pub status: TaskStatus,
+    /// The cache key of its inputs and code.
+    pub cache_key: String,
+    /// Tries made (0 when cached or not run).
+    pub attempts: u32,
+    /// Seconds since the run started, when it started.
+    pub started_at: Option<f64>,
+    /// How long it took, in seconds.
+    pub seconds: Option<f64>,
+    /// The exit code of its last try, if it ran.
+    pub exit_code: Option<i32>,
+    /// Its parameter outputs, as text.
+    pub outputs: BTreeMap<String, String>,
+    /// Where its artifact outputs are.
+    pub artifacts: BTreeMap<String, PathBuf>,
+    /// Its working folder (logs are there).
+    pub folder: PathBuf,
+    /// Why it failed or was skipped.
+    pub message: Option<String>,
+}
+
+/// A whole run, as recorded in `run.json`.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct RunRecord {
+    /// The run's id.
+    pub id: String,
+    /// The pipeline.
+    pub pipeline: String,
+    /// `running`, `succeeded` or `failed`.
+    pub status: String,
+    /// When it started (RFC 3339, UTC).
+    pub started: String,
+    /// Seconds it took (so far).
+    pub seconds: f64,
+    /// The parameter values it ran with, as JSON.
+    pub parameters: BTreeMap<String, serde_json::Value>,
+    /// The tasks, in plan order.
+    pub tasks: Vec<TaskRecord>,
+    /// The pipeline's parameter outputs.
+    pub outputs: BTreeMap<String, String>,
+    /// The pipeline's artifact outputs.
+    pub artifacts: BTreeMap<String, PathBuf>,
+}
+
+/// Why the store could not be read or written.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    /// A file operation failed.
+    #[error("{path}: {source}")]
+    Io {
+        /// The file or folder.
+        path: PathBuf,
+        /// The error.
+        source: std::io::Error,
+    },
+    /// A run record could not be read.
+    #[error("{path}: not a run record: {message}")]
+    BadRecord {
+        /// The file.
+        path: PathBuf,
+        /// What is wrong.
+        message: String,
+    },
+    /// No run has this id.
+    #[error("no run '{id}' in {store} (runs list shows them)")]
+    NoSuchRun {
+        /// The id asked for.
+        id: String,
+        /// The store.
+        store: PathBuf,
+    },
+}
+
+pub(crate) fn io(path: &Path) -> impl FnOnce(std::io::Error) -> StoreError + '_ {
+    move |source| StoreError::Io {
+        path: path.to_owned(),
+        source,
+    }
+}
+
+impl Store {
+    /// The store at `root` (created when first written).
+    pub fn new(root: impl Into<PathBuf>) -> Self {
+        Store { root: root.into() }
+    }
+
+    /// `$KFP_LOCAL_STORE`, else `.kfp-local` in the current folder.
+    pub fn default_root() -> PathBuf {
+        std::env::var_os("KFP_LOCAL_STORE")
+            .map(PathBuf::from)
+            .unwrap_or_else(|| PathBuf::from(".kfp-local"))
+    }
+
+    /// The store's folder.
+    pub fn root(&self) -> &Path {
+        &self.root
+    }
+
+    /// The folder of a run.
+    pub fn run_dir(&self, id: &str) -> PathBuf {
+        self.root.join("runs").join(id)
+    }
+
+    /// The working folder of a task of a run.
+    pub fn task_dir(&self, run: &str, task: &str) -> PathBuf {
+        self.run_dir(run).join("tasks").join(task)
+    }
+
+    /// The cache entry for a key.
+    pub fn cache_dir(&self, key: &str) -> PathBuf {
+        self.root.join("cache").join(key)
+    }
+
+    /// Writes a run record atomically.
+    pub fn save(&self, record: &RunRecord) -> Result<(), StoreError> {
+        let path = self.run_dir(&record.id).join("run.json");
+        let json = serde_json::to_vec_pretty(record).map_err(|e| StoreError::BadRecord {
+            path: path.clone(),
+            message: e.to_string(),
+        })?;
+        write_atomically(&path, &json).map_err(io(&path))
+    }
+
+    /// Reads a run record.
+    pub fn load(&self, id: &str) -> Result<RunRecord, StoreError> {
+        let path = self.run_dir(id).join("run.json");
+        let text = match std::fs::read_to_string(&path) {
+            Ok(text) => text,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+                return Err(StoreError::NoSuchRun {
+                    id: id.to_owned(),
+                    store: self.root.clone(),
+                });
+            }
+            Err(e) => return Err(io(&path)(e)),
+        };
+        serde_json::from_str(&text).map_err(|e| StoreError::BadRecord {
+            path,
+            message: e.to_string(),
+        })
+    }
+
+    /// Every run record, oldest first (unreadable ones are skipped with a warning).
+    pub fn list(&self) -> Result<Vec<RunRecord>, StoreError> {
+        let dir = self.root.join("runs");
+        let entries = match std::fs::read_dir(&dir) {
+            Ok(entries) => entries,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),
+            Err(e) => return Err(io(&dir)(e)),
+        };
+        let mut runs = Vec::new();
+        for entry in entries {
+            let entry = entry.map_err(io(&dir))?;
+            let id = entry.file_name().to_string_lossy().into_owned();
+            match self.load(&id) {
+                Ok(record) => runs.push(record),
+                Err(e) => eprintln!("warning: {e}"),
+            }
+        }
+        runs.sort_by(|a, b| (&a.started, &a.id).cmp(&(&b.started, &b.id)));
+        Ok(runs)
+    }
+}
+
+/// A new run id: the pipeline's name, the UTC time and a few random-ish hex digits.
+pub fn new_run_id(pipeline: &str) -> String {
+    let now = std::time::SystemTime::now();
+    let stamp = humantime::format_rfc3339_seconds(now).to_string();
+    let compact: String = stamp.chars().filter(|c| c.is_ascii_digit()).collect();
+    let nanos = now
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.subsec_nanos())
+        .unwrap_or_default();
+    let salt = (nanos ^ std::process::id().rotate_left(16)) & 0xffff;
+    format!(
+        "{pipeline}-{}-{}-{salt:04x}",
+        &compact[..8],
+        &compact[8..14]
+    )
+}
+
+/// The current UTC time, RFC 3339.
+pub fn now_rfc3339() -> String {
+    humantime::format_rfc3339_seconds(std::time::SystemTime::now()).to_string()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn run_ids_name_the_pipeline_and_time() {
+        let id = new_run_id("add-numbers");
+        let parts: Vec<&str> = id.rsplitn(4, '-').collect();
+        assert_eq!(parts[3], "add-numbers", "{id}");
+        assert_eq!(parts[2].len(), 8, "{id}");
+        assert_eq!(parts[1].len(), 6, "{id}");
+    }
+
+    #[test]
+    fn records_round_trip_and_missing_runs_are_named() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::new(dir.path());
+        let record = RunRecord {
+            id: "p-1".into(),
+            pipeline: "p".into(),
+            status: "succeeded".into(),
+            started: now_rfc3339(),
+            seconds: 1.5,
+            parameters: BTreeMap::new(),
+            tasks: Vec::new(),
+            outputs: [("output".to_string(), "3".to_string())].into(),
+            artifacts: BTreeMap::new(),
+        };
+        store.save(&record).unwrap();
+        assert_eq!(store.load("p-1").unwrap().outputs["output"], "3");
+        assert_eq!(store.list().unwrap().len(), 1);
+        let err = store.load("nope").unwrap_err().to_string();
+        assert!(err.starts_with("no run 'nope' in"), "{err}");
+    }
+}
