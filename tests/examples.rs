@@ -12,7 +12,7 @@ use std::process::Command;
 use kfp_sdk::argo::model::Workflow;
 use support::argo_sim::{Simulator, substitute};
 
-const EXAMPLES: [&str; 3] = ["hello_world", "add_numbers", "artifacts"];
+const EXAMPLES: [&str; 4] = ["hello_world", "add_numbers", "artifacts", "diamond"];
 
 fn compile(name: &str, dir: &std::path::Path) -> (PathBuf, String) {
     let path = dir.join(format!("{name}.yaml"));

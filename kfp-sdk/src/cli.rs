@@ -298,7 +298,9 @@ fn run_locally(
     let params = parse_params(&graph, pairs, file)?;
     let record = local::run(&graph, params, options).map_err(|e| e.to_string())?;
     print!("{}", local::report::summary(&record));
-    let store = local::Store::new(&options.store);
+    let store = local::Store::new(
+        std::path::absolute(&options.store).unwrap_or_else(|_| options.store.clone()),
+    );
     println!("results: {}", store.run_dir(&record.id).display());
     if record.status == "succeeded" {
         Ok(())

@@ -1,0 +1,298 @@
+//! The local runner, end to end through the example binaries' `run` command: every example
+//! runs and gives the right outputs; unchanged tasks come from the cache; a killed run
+//! resumes without redoing finished tasks; failures stop the run the documented way.
+mod support;
+
+use std::path::Path;
+use std::process::{Command, Output};
+use std::time::{Duration, Instant};
+
+use kfp_sdk::local::{RunRecord, Store, TaskStatus};
+
+fn run(example: &str, store: &Path, args: &[&str]) -> Output {
+    support::run(
+        Command::new(support::example(example))
+            .arg("run")
+            .arg("--store")
+            .arg(store)
+            .args(args),
+    )
+}
+
+/// The newest run record in a store.
+fn last_record(store: &Path) -> RunRecord {
+    let mut runs = Store::new(store).list().expect("runs");
+    runs.pop().expect("a run was recorded")
+}
+
+fn status_of(record: &RunRecord, task: &str) -> TaskStatus {
+    record
+        .tasks
+        .iter()
+        .find(|t| t.name == task)
+        .unwrap_or_else(|| panic!("no task {task} in {:?}", record.tasks))
+        .status
+}
+
+fn ok(out: &Output) -> String {
+    let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
+    assert!(
+        out.status.success(),
+        "run failed:\n{stdout}\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    stdout
+}
+
+#[test]
+fn every_example_runs_locally_with_the_right_outputs() {
+    let store = tempfile::tempdir().unwrap();
+    let cases: [(&str, &[&str], &str); 5] = [
+        ("hello_world", &[], "Hello, world!"),
+        (
+            "hello_world",
+            &["-p", "name=it's \"me\"\n{{x}}"],
+            "Hello, it's \"me\"\n{{x}}!",
+        ),
+        ("add_numbers", &["-p", "a=2", "-p", "b=0.5"], "3.5"),
+        ("artifacts", &["-p", "rows=10"], "285"),
+        ("diamond", &[], "(start>first>left | start>first>right)"),
+    ];
+    for (example, args, expected) in cases {
+        ok(&run(example, store.path(), args));
+        let record = last_record(store.path());
+        assert_eq!(record.status, "succeeded");
+        assert_eq!(record.outputs["output"], expected, "{example} {args:?}");
+    }
+    // The artifact passed between tasks carries its metadata.
+    let record = Store::new(store.path())
+        .list()
+        .unwrap()
+        .into_iter()
+        .find(|r| r.pipeline == "artifacts")
+        .unwrap();
+    let table = &record.tasks[0].artifacts["table"];
+    let metadata = std::fs::read_to_string(table.join("metadata.json")).unwrap();
+    assert!(metadata.contains("\"rows\": 10"), "{metadata}");
+}
+
+#[test]
+fn an_unchanged_run_executes_no_task() {
+    let store = tempfile::tempdir().unwrap();
+    ok(&run("add_numbers", store.path(), &[]));
+    let first = last_record(store.path());
+    assert!(
+        first
+            .tasks
+            .iter()
+            .all(|t| t.status == TaskStatus::Succeeded)
+    );
+    let summary = ok(&run("add_numbers", store.path(), &[]));
+    let second = last_record(store.path());
+    assert!(
+        second.tasks.iter().all(|t| t.status == TaskStatus::Cached),
+        "{summary}"
+    );
+    assert!(summary.contains("0 ran, 3 cached"), "{summary}");
+    assert_eq!(second.outputs, first.outputs);
+    // --no-cache runs everything again.
+    ok(&run("add_numbers", store.path(), &["--no-cache"]));
+    assert!(
+        last_record(store.path())
+            .tasks
+            .iter()
+            .all(|t| t.status == TaskStatus::Succeeded)
+    );
+}
+
+#[test]
+fn changing_a_parameter_reruns_exactly_the_tasks_downstream_of_it() {
+    let store = tempfile::tempdir().unwrap();
+    ok(&run("diamond", store.path(), &[]));
+    ok(&run("diamond", store.path(), &["-p", "left=L"]));
+    let record = last_record(store.path());
+    let statuses: Vec<(&str, TaskStatus)> = record
+        .tasks
+        .iter()
+        .map(|t| (t.name.as_str(), t.status))
+        .collect();
+    assert_eq!(
+        statuses,
+        [
+            ("first", TaskStatus::Cached),
+            ("left", TaskStatus::Succeeded),
+            ("right", TaskStatus::Cached),
+            ("join", TaskStatus::Succeeded),
+        ]
+    );
+    assert_eq!(
+        record.outputs["output"],
+        "(start>first>L | start>first>right)"
+    );
+}
+
+#[test]
+fn independent_tasks_run_in_parallel_up_to_the_limit() {
+    let overlap = |parallelism: &str| {
+        let store = tempfile::tempdir().unwrap();
+        ok(&run(
+            "diamond",
+            store.path(),
+            &["-p", "millis=300", "--parallelism", parallelism],
+        ));
+        let record = last_record(store.path());
+        let span = |name: &str| {
+            let task = record.tasks.iter().find(|t| t.name == name).unwrap();
+            let start = task.started_at.unwrap();
+            (start, start + task.seconds.unwrap())
+        };
+        let (left, right) = (span("left"), span("right"));
+        left.0 < right.1 && right.0 < left.1
+    };
+    assert!(overlap("2"), "with 2 slots the branches overlap");
+    assert!(!overlap("1"), "with 1 slot they run one after the other");
+}
+
+#[test]
+fn a_failure_stops_new_work_lets_running_tasks_finish_and_names_the_task() {
+    let store = tempfile::tempdir().unwrap();
+    let out = run(
+        "diamond",
+        store.path(),
+        &["-p", "fail_on=right", "-p", "millis=400"],
+    );
+    assert_eq!(out.status.code(), Some(1));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains("task 'right' failed") && stderr.contains("asked to fail at 'right'"),
+        "{stderr}"
+    );
+    let record = last_record(store.path());
+    assert_eq!(record.status, "failed");
+    assert_eq!(status_of(&record, "right"), TaskStatus::Failed);
+    assert_eq!(
+        status_of(&record, "left"),
+        TaskStatus::Succeeded,
+        "a running task finishes"
+    );
+    assert_eq!(status_of(&record, "join"), TaskStatus::Skipped);
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        stdout.contains("right failed (exit Some(1)); last lines of its log"),
+        "{stdout}"
+    );
+
+    // With --fail-fast the running branch is killed instead.
+    let store = tempfile::tempdir().unwrap();
+    let out = run(
+        "diamond",
+        store.path(),
+        &["-p", "fail_on=right", "-p", "millis=5000", "--fail-fast"],
+    );
+    assert_eq!(out.status.code(), Some(1));
+    let record = last_record(store.path());
+    assert_eq!(status_of(&record, "left"), TaskStatus::Failed);
+    let left = record.tasks.iter().find(|t| t.name == "left").unwrap();
+    assert!(
+        left.message.as_deref().unwrap_or("").contains("killed"),
+        "{:?}",
+        left.message
+    );
+}
+
+#[test]
+fn a_killed_run_resumes_without_redoing_finished_tasks() {
+    let store = tempfile::tempdir().unwrap();
+    let mut child = Command::new(support::example("diamond"))
+        .args(["run", "-p", "millis=1500", "--store"])
+        .arg(store.path())
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    // Wait until `first` is finished (its outputs are in the cache), then kill the runner.
+    let cache = store.path().join("cache");
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while std::fs::read_dir(&cache).map_or(0, |d| {
+        d.filter_map(Result::ok)
+            .filter(|e| !e.file_name().to_string_lossy().starts_with('.'))
+            .count()
+    }) == 0
+    {
+        assert!(Instant::now() < deadline, "the first task never finished");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    child.kill().unwrap();
+    child.wait().unwrap();
+    let killed = last_record(store.path());
+    assert_ne!(killed.status, "succeeded");
+
+    let out = run("diamond", store.path(), &["--resume", &killed.id]);
+    ok(&out);
+    let resumed = Store::new(store.path()).load(&killed.id).unwrap();
+    assert_eq!(resumed.status, "succeeded");
+    assert_eq!(
+        status_of(&resumed, "first"),
+        TaskStatus::Cached,
+        "finished work is not redone"
+    );
+    assert_eq!(
+        resumed.outputs["output"],
+        "(start>first>left | start>first>right)"
+    );
+    assert_eq!(resumed.parameters["millis"], 1500);
+}
+
+#[test]
+fn runs_list_and_show_read_the_records_back() {
+    let store = tempfile::tempdir().unwrap();
+    ok(&run("add_numbers", store.path(), &[]));
+    let id = last_record(store.path()).id;
+    let list = support::run(
+        Command::new(support::example("add_numbers"))
+            .args(["runs", "list", "--store"])
+            .arg(store.path()),
+    );
+    assert!(String::from_utf8_lossy(&list.stdout).contains(&id));
+    let show = support::run(
+        Command::new(support::example("add_numbers"))
+            .args(["runs", "show", &id, "--json", "--store"])
+            .arg(store.path()),
+    );
+    let record: RunRecord = serde_json::from_slice(&show.stdout).unwrap();
+    assert_eq!(record.outputs["output"], "8.5");
+    assert!(
+        store
+            .path()
+            .join("runs")
+            .join(&id)
+            .join("graph.dot")
+            .exists()
+    );
+    let missing = support::run(
+        Command::new(support::example("add_numbers"))
+            .args(["runs", "show", "nope", "--store"])
+            .arg(store.path()),
+    );
+    assert!(!missing.status.success());
+    assert!(String::from_utf8_lossy(&missing.stderr).contains("no run 'nope'"));
+}
+
+#[test]
+fn bad_parameters_are_reported_before_anything_runs() {
+    let store = tempfile::tempdir().unwrap();
+    let out = run("add_numbers", store.path(), &["-p", "a=ten"]);
+    assert!(!out.status.success());
+    assert!(
+        String::from_utf8_lossy(&out.stderr)
+            .contains("parameter 'a': 'ten' is not a NUMBER_DOUBLE")
+    );
+    let out = run("add_numbers", store.path(), &["-p", "c=1"]);
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("no parameter 'c' (its parameters: a, b)")
+    );
+    assert!(
+        Store::new(store.path()).list().unwrap().is_empty(),
+        "nothing ran"
+    );
+}
