@@ -36,8 +36,12 @@ fn diamond(
     #[default("")] fail_on: String,
 ) -> ParamRef<String> {
     let first = work::task("first", "start", &millis, &fail_on).name("first");
-    let left = work::task(left, &first.outputs.output, &millis, &fail_on).name("left");
-    let right = work::task("right", &first.outputs.output, &millis, &fail_on).name("right");
+    let left = work::task(left, &first.outputs.output, &millis, &fail_on)
+        .name("left")
+        .retries_with_backoff(2, "100ms", 2);
+    let right = work::task("right", &first.outputs.output, &millis, &fail_on)
+        .name("right")
+        .timeout_seconds(2);
     join::task(&left.outputs.output, &right.outputs.output)
         .outputs
         .output

@@ -296,3 +296,25 @@ fn bad_parameters_are_reported_before_anything_runs() {
         "nothing ran"
     );
 }
+
+#[test]
+fn failed_tries_are_retried_with_backoff_and_slow_tries_time_out() {
+    // `left` has two retries with a backoff of 100 ms, doubling.
+    let store = tempfile::tempdir().unwrap();
+    let out = run("diamond", store.path(), &["-p", "fail_on=left"]);
+    assert_eq!(out.status.code(), Some(1));
+    let record = last_record(store.path());
+    let left = record.tasks.iter().find(|t| t.name == "left").unwrap();
+    assert_eq!((left.status, left.attempts), (TaskStatus::Failed, 3));
+    assert!(left.seconds.unwrap() >= 0.3, "waited 100 ms, then 200 ms: {:?}", left.seconds);
+
+    // `right` may take 2 s a try.
+    let store = tempfile::tempdir().unwrap();
+    let out = run("diamond", store.path(), &["-p", "millis=2500"]);
+    assert_eq!(out.status.code(), Some(1));
+    let record = last_record(store.path());
+    let right = record.tasks.iter().find(|t| t.name == "right").unwrap();
+    assert_eq!(right.status, TaskStatus::Failed);
+    assert_eq!(right.message.as_deref(), Some("killed: timed out after 2 s"));
+    assert_eq!(status_of(&record, "left"), TaskStatus::Succeeded);
+}

@@ -19,6 +19,7 @@ pub const COMPONENT_KEYS: &[&str] = &[
     "gpus",
     "accelerator",
     "retries",
+    "timeout_seconds",
     "env",
     "cache",
     "crate",
@@ -40,6 +41,7 @@ pub struct Args {
     pub gpus: Option<LitInt>,
     pub accelerator: Option<LitStr>,
     pub retries: Option<LitInt>,
+    pub timeout_seconds: Option<LitInt>,
     pub env: Vec<(LitStr, LitStr)>,
     pub cache: Option<LitBool>,
     pub krate: Option<Path>,
@@ -107,7 +109,7 @@ fn set<T>(
 /// The value of `key = value`, with an error that says what `key` takes.
 fn value<T: syn::parse::Parse>(meta: &ParseNestedMeta, key: &str) -> syn::Result<T> {
     let expected = match key {
-        "gpus" | "retries" => "an integer, as in `retries = 3`",
+        "gpus" | "retries" | "timeout_seconds" => "an integer, as in `retries = 3`",
         "cache" => "`true` or `false`",
         "crate" => "a path in a string, as in `crate = \"::kfp_sdk\"`",
         _ => "a string, as in `image = \"python:3.12\"`",
@@ -168,6 +170,9 @@ impl Args {
                 "gpus" => set(&mut parsed.gpus, value(&meta, &key)?, &meta, p),
                 "accelerator" => set(&mut parsed.accelerator, value(&meta, &key)?, &meta, p),
                 "retries" => set(&mut parsed.retries, value(&meta, &key)?, &meta, p),
+                "timeout_seconds" => {
+                    set(&mut parsed.timeout_seconds, value(&meta, &key)?, &meta, p)
+                }
                 "cache" => set(&mut parsed.cache, value(&meta, &key)?, &meta, p),
                 "crate" => {
                     let lit: LitStr = value(&meta, &key)?;

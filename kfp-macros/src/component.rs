@@ -177,6 +177,9 @@ fn generate(def: &ComponentDef) -> TokenStream {
     if let Some(retries) = &a.retries {
         config.push(quote!(.retries(#retries)));
     }
+    if let Some(seconds) = &a.timeout_seconds {
+        config.push(quote!(.timeout_seconds(#seconds)));
+    }
     for (key, value) in &a.env {
         config.push(quote!(.env(#key, #value)));
     }

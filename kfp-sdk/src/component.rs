@@ -230,6 +230,12 @@ impl ComponentSpec {
         self
     }
 
+    /// Kills a try of its tasks that runs longer than `seconds`.
+    pub fn timeout_seconds(mut self, seconds: u64) -> Self {
+        self.config.timeout_seconds = Some(seconds);
+        self
+    }
+
     /// Turns result caching on or off for its tasks.
     pub fn caching(mut self, enabled: bool) -> Self {
         self.config.caching = Some(enabled);

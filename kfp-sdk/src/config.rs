@@ -97,6 +97,9 @@ pub struct TaskConfig {
     pub caching: Option<bool>,
     /// The image, overriding the component's and the pipeline's.
     pub image: Option<String>,
+    /// The longest one try may take, in seconds, before it is killed and counts as failed
+    /// (Argo's `activeDeadlineSeconds`).
+    pub timeout_seconds: Option<u64>,
 }
 
 impl TaskConfig {
@@ -115,6 +118,7 @@ impl TaskConfig {
             env,
             caching: self.caching.or(base.caching),
             image: self.image.clone().or_else(|| base.image.clone()),
+            timeout_seconds: self.timeout_seconds.or(base.timeout_seconds),
         }
     }
 }

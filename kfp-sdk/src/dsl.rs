@@ -736,6 +736,13 @@ impl<O> Task<O> {
         self
     }
 
+    /// Kills a try of this task that runs longer than `seconds` (it then counts as failed,
+    /// and is retried if the task has retries).
+    pub fn timeout_seconds(self, seconds: u64) -> Self {
+        self.handle.config(|c| c.timeout_seconds = Some(seconds));
+        self
+    }
+
     /// Runs this task in another image.
     pub fn image(self, image: impl Into<String>) -> Self {
         let i = image.into();

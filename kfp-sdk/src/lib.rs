@@ -148,6 +148,7 @@ pub use param::{ParamType, ParamValue};
 /// | `cpu_request`, `cpu_limit`, `memory_request`, `memory_limit` `= "..."` | Kubernetes quantities |
 /// | `gpus = N`, `accelerator = "nvidia.com/gpu"` | accelerators |
 /// | `retries = N` | retry a failed task up to N times |
+/// | `timeout_seconds = N` | kill a try that runs longer (it then fails, and may be retried) |
 /// | `env(KEY = "value", ...)` | environment variables |
 /// | `cache = false` | never reuse earlier results |
 /// | `crate = "path"` | where `kfp_sdk` is, if renamed |

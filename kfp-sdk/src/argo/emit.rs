@@ -532,6 +532,9 @@ impl Emitter<'_> {
             inputs: (inputs != model::Inputs::default()).then_some(inputs),
             outputs: (outputs != model::Outputs::default()).then_some(outputs),
             container: Some(container),
+            active_deadline_seconds: config
+                .timeout_seconds
+                .map(|s| IntOrString::Int(s.min(i32::MAX as u64) as i32)),
             retry_strategy: config.retry.as_ref().map(|retry| model::RetryStrategy {
                 limit: Some(IntOrString::Int(retry.limit.min(i32::MAX as u32) as i32)),
                 backoff: retry.backoff.as_ref().map(|b| model::Backoff {
@@ -686,6 +689,7 @@ mod tests {
             container.env.as_ref().unwrap()[0].value.as_deref(),
             Some("fast")
         );
+        assert_eq!(template.active_deadline_seconds, Some(IntOrString::Int(90)));
         let retry = template.retry_strategy.as_ref().unwrap();
         assert_eq!(retry.limit, Some(IntOrString::Int(4)));
         let backoff = retry.backoff.as_ref().unwrap();

@@ -307,6 +307,13 @@ impl StepRunner<'_> {
                         },
                     );
                 }
+                Err(message) if self.cancel.load(Ordering::Relaxed) => {
+                    return Tries {
+                        attempts: attempt,
+                        exit_code: None,
+                        failure: Some(message),
+                    };
+                }
                 Err(message) => last = (None, message),
             }
             if attempt <= limit
@@ -366,7 +373,9 @@ impl StepRunner<'_> {
         }
         // Poll, so that a stopped run can kill the child; the first checks come quickly so
         // that short tasks pay little.
-        let mut pause = Duration::from_micros(50);
+        let mut pause = Duration::from_micros(20);
+        let started = Instant::now();
+        let deadline = step.config.timeout_seconds.map(Duration::from_secs);
         let status = loop {
             match child.try_wait() {
                 Ok(Some(status)) => break status,
@@ -378,8 +387,15 @@ impl StepRunner<'_> {
                 let _ = child.wait();
                 return Err("killed: the run was stopped".into());
             }
+            if let Some(limit) = deadline
+                && started.elapsed() > limit
+            {
+                let _ = child.kill();
+                let _ = child.wait();
+                return Err(format!("killed: timed out after {} s", limit.as_secs()));
+            }
             std::thread::sleep(pause);
-            pause = (pause * 2).min(Duration::from_millis(10));
+            pause = (pause * 2).min(Duration::from_millis(2));
         };
         for handle in pumps {
             let _ = handle.join();
