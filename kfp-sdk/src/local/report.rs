@@ -9,9 +9,19 @@ use super::exec::{log_tail, write_text};
 use super::plan::Plan;
 use super::store::{RunRecord, TaskStatus};
 
-/// The live view of a run on the terminal (silent when not asked for or not a terminal).
+/// The live view of a run on the terminal (silent when not asked for or not a terminal):
+/// a bar over the tasks, the counts by state, and the tasks running now.
 pub struct Progress {
     bar: Option<ProgressBar>,
+    state: std::sync::Mutex<Counts>,
+}
+
+#[derive(Default)]
+struct Counts {
+    running: Vec<String>,
+    succeeded: usize,
+    cached: usize,
+    failed: usize,
 }
 
 impl Progress {
@@ -20,36 +30,67 @@ impl Progress {
         let bar = show.then(|| {
             let bar = ProgressBar::new(total as u64);
             bar.set_style(
-                ProgressStyle::with_template("{elapsed:>4} [{bar:30}] {pos}/{len} tasks  {msg}")
+                ProgressStyle::with_template("{elapsed:>4} [{bar:30}] {pos}/{len} {msg}")
                     .unwrap_or_else(|_| ProgressStyle::default_bar())
                     .progress_chars("=> "),
             );
             bar
         });
-        Progress { bar }
+        Progress {
+            bar,
+            state: std::sync::Mutex::default(),
+        }
+    }
+
+    fn update(&self, change: impl FnOnce(&mut Counts)) {
+        let Some(bar) = &self.bar else { return };
+        let mut counts = self.state.lock().unwrap_or_else(|e| e.into_inner());
+        change(&mut counts);
+        let mut running = counts
+            .running
+            .iter()
+            .take(3)
+            .cloned()
+            .collect::<Vec<_>>()
+            .join(", ");
+        if counts.running.len() > 3 {
+            running.push_str(&format!(" +{}", counts.running.len() - 3));
+        }
+        bar.set_message(format!(
+            "done {} cached {} failed {} | running {}",
+            counts.succeeded, counts.cached, counts.failed, running
+        ));
     }
 
     /// A task started.
     pub fn started(&self, task: &str) {
-        if let Some(bar) = &self.bar {
-            bar.set_message(format!("running {task}"));
-        }
+        self.update(|c| c.running.push(task.to_owned()));
     }
 
     /// A task finished (ran or came from the cache).
     pub fn finished(&self, task: &str, status: TaskStatus) {
         if let Some(bar) = &self.bar {
             bar.inc(1);
-            bar.set_message(format!("{task}: {status}"));
         }
+        self.update(|c| {
+            c.running.retain(|t| t != task);
+            match status {
+                TaskStatus::Cached => c.cached += 1,
+                _ => c.succeeded += 1,
+            }
+        });
     }
 
-    /// A task failed: always said, with the end of its error log.
+    /// A task failed: always said, with where its logs are.
     pub fn failed(&self, task: &str, message: &str, folder: &Path) {
         let text = format!(
             "task '{task}' failed: {message}\n  logs: {}",
             folder.join("stderr.log").display()
         );
+        self.update(|c| {
+            c.running.retain(|t| t != task);
+            c.failed += 1;
+        });
         match &self.bar {
             Some(bar) => {
                 bar.inc(1);
