@@ -199,7 +199,7 @@ impl<K> IntoArtifactRef<K> for &ArtifactRef<K> {
 
 static NEXT_BUILDER_ID: AtomicU64 = AtomicU64::new(1);
 
-struct TaskState {
+pub(crate) struct TaskState {
     explicit_name: Option<String>,
     executable: Executable,
     arguments: Vec<(String, Source)>,
@@ -607,11 +607,11 @@ impl TaskHandle {
         R::of_task(self, name)
     }
 
-    fn edit(&self, f: impl FnOnce(&mut TaskState)) {
+    pub(crate) fn edit(&self, f: impl FnOnce(&mut TaskState)) {
         f(&mut self.state.borrow_mut().tasks[self.index]);
     }
 
-    fn config(&self, f: impl FnOnce(&mut TaskConfig)) {
+    pub(crate) fn config(&self, f: impl FnOnce(&mut TaskConfig)) {
         self.edit(|t| f(&mut t.config));
     }
 }
