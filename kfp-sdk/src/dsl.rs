@@ -46,6 +46,12 @@ use crate::names;
 use crate::param::{ParamType, ParamValue};
 use crate::validate::{ValidationErrors, validate};
 
+mod flow;
+pub use flow::{
+    Branch, Comparable, Cond, IntoLoopItems, LoopReturn, ParallelFor, on_exit, parallel_for, when,
+    workflow_status,
+};
+
 /// Why a pipeline could not be built.
 #[derive(Debug, thiserror::Error)]
 pub enum BuildError {
@@ -64,8 +70,12 @@ pub enum BuildError {
 
 /// Where a handle's value comes from, before task names are final.
 #[derive(Debug, Clone, PartialEq)]
-enum Source {
+pub(crate) enum Source {
     Constant(serde_json::Value),
+    /// The item of the loop a group task repeats over.
+    LoopItem,
+    /// The status of the whole run.
+    WorkflowStatus,
     PipelineInput {
         builder: u64,
         name: String,
@@ -205,15 +215,27 @@ pub(crate) struct TaskState {
     arguments: Vec<(String, Source)>,
     after: Vec<(u64, usize)>,
     config: TaskConfig,
+    when: Option<flow::CondNode>,
+    repeat: Option<flow::RepeatSpec>,
 }
 
-struct State {
+pub(crate) struct State {
     id: u64,
     name: String,
     description: Option<String>,
     inputs: Vec<InputSpec>,
     tasks: Vec<TaskState>,
     errors: Vec<String>,
+    /// The pipeline this group belongs to (groups: conditions, loops, exit handlers).
+    parent: Option<Rc<RefCell<State>>>,
+    exit_handler: Option<TaskState>,
+}
+
+/// A value a group reads from an enclosing pipeline: it becomes an input of the group.
+pub(crate) struct Capture {
+    name: String,
+    source: Source,
+    ty: IoType,
 }
 
 thread_local! {
@@ -240,6 +262,8 @@ impl PipelineBuilder {
                 inputs: Vec::new(),
                 tasks: Vec::new(),
                 errors: Vec::new(),
+                parent: None,
+                exit_handler: None,
             })),
         }
     }
@@ -309,13 +333,8 @@ impl PipelineBuilder {
         }
     }
 
-    /// Runs `body` with this pipeline as the current one (tasks created by
-    /// [`TaskBuilder::add`] join it), then makes and validates the graph. `body`'s result
-    /// becomes the pipeline's outputs.
-    pub fn build<R: PipelineReturn>(
-        self,
-        body: impl FnOnce() -> R,
-    ) -> Result<PipelineGraph, BuildError> {
+    /// Runs `body` with this pipeline as the current one.
+    fn scoped<R>(&self, body: impl FnOnce() -> R) -> R {
         SCOPES.with(|s| s.borrow_mut().push(self.state.clone()));
         struct PopOnDrop;
         impl Drop for PopOnDrop {
@@ -323,21 +342,33 @@ impl PipelineBuilder {
                 SCOPES.with(|s| s.borrow_mut().pop());
             }
         }
-        let returned = {
-            let _pop = PopOnDrop;
-            body()
-        };
+        let _pop = PopOnDrop;
+        body()
+    }
+
+    /// Runs `body` with this pipeline as the current one (tasks created by
+    /// [`TaskBuilder::add`] join it), then makes and validates the graph. `body`'s result
+    /// becomes the pipeline's outputs.
+    pub fn build<R: PipelineReturn>(
+        self,
+        body: impl FnOnce() -> R,
+    ) -> Result<PipelineGraph, BuildError> {
+        let returned = self.scoped(body);
         let outputs = returned
             .into_sources()
             .into_iter()
             .map(|(spec, token)| (spec, token.0))
             .collect();
-        self.finish(outputs)
+        self.finish(outputs).map(|(graph, _)| graph)
     }
 
-    fn finish(self, outputs: Vec<(OutputSpec, Source)>) -> Result<PipelineGraph, BuildError> {
+    /// Makes and validates the graph; a group's graph also gets one input per value it
+    /// reads from enclosing pipelines (the returned captures).
+    fn finish(
+        self,
+        outputs: Vec<(OutputSpec, Source)>,
+    ) -> Result<(PipelineGraph, Vec<Capture>), BuildError> {
         let state = self.state.borrow();
-        let mut errors = state.errors.clone();
         // Explicit names first, so that generated ones avoid them.
         let mut taken = names::UniqueNames::default();
         let mut task_names: Vec<Option<String>> = state
@@ -356,90 +387,171 @@ impl PipelineBuilder {
             }
         }
         let task_names: Vec<String> = task_names.into_iter().flatten().collect();
-        let resolve = |source: &Source| -> Result<ValueSource, String> {
-            match source {
-                Source::Constant(value) => Ok(ValueSource::Constant(value.clone())),
-                Source::PipelineInput { builder, name } if *builder == state.id => {
-                    Ok(ValueSource::PipelineInput(name.clone()))
-                }
-                Source::TaskOutput {
-                    builder,
-                    task,
-                    output,
-                } if *builder == state.id => Ok(ValueSource::TaskOutput {
-                    task: task_names[*task].clone(),
-                    output: output.clone(),
-                }),
-                Source::Invalid(message) => Err(message.clone()),
-                _ => Err(
-                    "the value belongs to another pipeline (pass it in as an input of \
-                          this one)"
-                        .to_owned(),
-                ),
-            }
-        };
-        let mut resolve_or_record = |source: &Source, context: &dyn Fn() -> String| {
-            resolve(source).unwrap_or_else(|message| {
-                errors.push(format!("{}: {message}", context()));
-                ValueSource::Constant(serde_json::Value::Null)
-            })
+        let mut ancestors = Vec::new();
+        let mut parent = state.parent.clone();
+        while let Some(p) = parent {
+            ancestors.push(p.borrow().id);
+            parent = p.borrow().parent.clone();
+        }
+        let mut capture_names = names::UniqueNames::default();
+        for input in &state.inputs {
+            capture_names.take(&input.name);
+        }
+        let mut resolver = Resolver {
+            id: state.id,
+            ancestors,
+            task_names: &task_names,
+            captures: Vec::new(),
+            capture_names,
+            errors: state.errors.clone(),
         };
         let mut tasks = Vec::with_capacity(state.tasks.len());
         for (index, task) in state.tasks.iter().enumerate() {
             let name = &task_names[index];
-            let arguments = task
-                .arguments
-                .iter()
-                .map(|(input, source)| {
-                    let context = || format!("task '{name}', input '{input}'");
-                    (input.clone(), resolve_or_record(source, &context))
-                })
-                .collect();
-            let mut after = Vec::new();
-            for &(builder, other) in &task.after {
-                if builder == state.id {
-                    after.push(task_names[other].clone());
-                } else {
-                    let context = || format!("task '{name}', after");
-                    resolve_or_record(
-                        &Source::Invalid(
-                            "the task it waits for belongs to another pipeline".into(),
-                        ),
-                        &context,
-                    );
-                }
-            }
-            tasks.push(GraphTask {
-                name: name.clone(),
-                executable: task.executable.clone(),
-                arguments,
-                after,
-                config: task.config.clone(),
-            });
+            tasks.push(resolver.task(task, name));
         }
+        let exit_handler = state
+            .exit_handler
+            .as_ref()
+            .map(|task| Box::new(resolver.task(task, "exit-handler")));
         let outputs = outputs
             .into_iter()
             .map(|(spec, source)| {
                 let context = || format!("output '{}'", spec.name);
-                let source = resolve_or_record(&source, &context);
+                let source = resolver.resolve(&source, Some(&spec.ty), &context);
                 PipelineOutput { spec, source }
             })
             .collect();
-        if !errors.is_empty() {
+        if !resolver.errors.is_empty() {
             return Err(BuildError::Wiring {
                 pipeline: state.name.clone(),
-                messages: errors,
+                messages: resolver.errors,
             });
         }
+        let mut inputs = state.inputs.clone();
+        inputs.extend(resolver.captures.iter().map(|c| InputSpec {
+            name: c.name.clone(),
+            ty: c.ty.clone(),
+            default: None,
+            description: None,
+        }));
         let graph = PipelineGraph {
             name: state.name.clone(),
             description: state.description.clone(),
-            inputs: state.inputs.clone(),
+            inputs,
             tasks,
             outputs,
+            exit_handler,
         };
-        validate(&graph)?;
-        Ok(graph)
+        if state.parent.is_none() {
+            validate(&graph)?;
+        }
+        Ok((graph, resolver.captures))
+    }
+}
+
+/// Turns a builder's sources into graph value sources, capturing values of enclosing
+/// pipelines as inputs of a group.
+pub(crate) struct Resolver<'a> {
+    id: u64,
+    ancestors: Vec<u64>,
+    task_names: &'a [String],
+    captures: Vec<Capture>,
+    capture_names: names::UniqueNames,
+    errors: Vec<String>,
+}
+
+impl Resolver<'_> {
+    pub(crate) fn resolve(
+        &mut self,
+        source: &Source,
+        expected: Option<&IoType>,
+        context: &dyn Fn() -> String,
+    ) -> ValueSource {
+        let foreign = |builder: &u64| *builder != self.id;
+        match source {
+            Source::Constant(value) => ValueSource::Constant(value.clone()),
+            Source::LoopItem => ValueSource::LoopItem,
+            Source::WorkflowStatus => ValueSource::WorkflowStatus,
+            Source::PipelineInput { builder, name } if !foreign(builder) => {
+                ValueSource::PipelineInput(name.clone())
+            }
+            Source::TaskOutput {
+                builder,
+                task,
+                output,
+            } if !foreign(builder) => ValueSource::TaskOutput {
+                task: self.task_names[*task].clone(),
+                output: output.clone(),
+            },
+            Source::PipelineInput { builder, .. } | Source::TaskOutput { builder, .. }
+                if self.ancestors.contains(builder) =>
+            {
+                if let Some(existing) = self.captures.iter().find(|c| &c.source == source) {
+                    return ValueSource::PipelineInput(existing.name.clone());
+                }
+                let base = match source {
+                    Source::PipelineInput { name, .. } => name.clone(),
+                    Source::TaskOutput { output, .. } => format!("from-{output}"),
+                    _ => "value".to_owned(),
+                };
+                let name = self.capture_names.unique(&base);
+                let ty = expected
+                    .cloned()
+                    .unwrap_or(IoType::Parameter(ParamType::String));
+                self.captures.push(Capture {
+                    name: name.clone(),
+                    source: source.clone(),
+                    ty,
+                });
+                ValueSource::PipelineInput(name)
+            }
+            Source::Invalid(message) => {
+                self.errors.push(format!("{}: {message}", context()));
+                ValueSource::Constant(serde_json::Value::Null)
+            }
+            _ => {
+                self.errors.push(format!(
+                    "{}: the value belongs to another pipeline (pass it in as an input of this one)",
+                    context()
+                ));
+                ValueSource::Constant(serde_json::Value::Null)
+            }
+        }
+    }
+
+    fn task(&mut self, task: &TaskState, name: &str) -> GraphTask {
+        let inputs = task.executable.inputs();
+        let arguments = task
+            .arguments
+            .iter()
+            .map(|(input, source)| {
+                let context = || format!("task '{name}', input '{input}'");
+                let expected = inputs.iter().find(|i| &i.name == input).map(|i| &i.ty);
+                (input.clone(), self.resolve(source, expected, &context))
+            })
+            .collect();
+        let mut after = Vec::new();
+        for &(builder, other) in &task.after {
+            if builder == self.id {
+                after.push(self.task_names[other].clone());
+            } else {
+                self.errors.push(format!(
+                    "task '{name}', after: the task it waits for belongs to another pipeline"
+                ));
+            }
+        }
+        let when = task.when.as_ref().map(|c| c.resolve(self, name));
+        let repeat = task.repeat.as_ref().map(|r| r.resolve(self, name));
+        GraphTask {
+            name: name.to_owned(),
+            executable: task.executable.clone(),
+            arguments,
+            after,
+            config: task.config.clone(),
+            when,
+            repeat,
+        }
     }
 }
 
@@ -524,6 +636,8 @@ impl TaskBuilder {
                 arguments: self.arguments,
                 after: Vec::new(),
                 config: TaskConfig::default(),
+                when: None,
+                repeat: None,
             });
             s.tasks.len() - 1
         };

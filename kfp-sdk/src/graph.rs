@@ -8,6 +8,7 @@ use std::sync::Arc;
 
 use crate::component::{ComponentSpec, InputSpec, IoType, OutputSpec};
 use crate::config::TaskConfig;
+use crate::control::{Condition, Loop, LoopItems};
 
 /// Where the value of a task input (or a pipeline output) comes from.
 #[derive(Debug, Clone, PartialEq)]
@@ -23,6 +24,10 @@ pub enum ValueSource {
         /// The output's name on that task's component.
         output: String,
     },
+    /// The current item of the loop the task is repeated over (see [`Task::repeat`]).
+    LoopItem,
+    /// The status of the whole run (`Succeeded`, `Failed` or `Error`), for exit handlers.
+    WorkflowStatus,
 }
 
 /// What a task runs: a component, or a whole pipeline used as one step.
@@ -51,7 +56,7 @@ impl Executable {
         }
     }
 
-    /// Its outputs.
+    /// Its outputs (a repeated task's outputs are lists: see [`Task::output_type`]).
     pub fn outputs(&self) -> Vec<OutputSpec> {
         match self {
             Executable::Component(c) => c.outputs.clone(),
@@ -85,6 +90,10 @@ pub struct Task {
     pub after: Vec<String>,
     /// The task's own settings (merged over the component's when it runs).
     pub config: TaskConfig,
+    /// Run the task only when this holds (else it is skipped).
+    pub when: Option<Condition>,
+    /// Run the task once per item of this loop; its outputs then become lists.
+    pub repeat: Option<Loop>,
 }
 
 impl Task {
@@ -100,7 +109,18 @@ impl Task {
     /// each once, in first-mention order.
     pub fn upstream(&self) -> Vec<&str> {
         let mut found: Vec<&str> = Vec::new();
-        let producers = self.arguments.iter().filter_map(|(_, s)| match s {
+        let mut sources: Vec<&ValueSource> = self.arguments.iter().map(|(_, s)| s).collect();
+        if let Some(condition) = &self.when {
+            sources.extend(condition.operands().into_iter().map(|o| &o.source));
+        }
+        if let Some(Loop {
+            items: LoopItems::Param(source),
+            ..
+        }) = &self.repeat
+        {
+            sources.push(source);
+        }
+        let producers = sources.into_iter().filter_map(|s| match s {
             ValueSource::TaskOutput { task, .. } => Some(task.as_str()),
             _ => None,
         });
@@ -110,6 +130,16 @@ impl Task {
             }
         }
         found
+    }
+
+    /// The type of one of this task's outputs as other tasks see it: a parameter output of a
+    /// repeated task is the list of every iteration's values.
+    pub fn output_type(&self, name: &str) -> Option<IoType> {
+        let ty = self.executable.output_type(name)?;
+        Some(match (&self.repeat, ty) {
+            (Some(_), IoType::Parameter(_)) => IoType::Parameter(crate::ParamType::List),
+            (_, ty) => ty,
+        })
     }
 
     /// The settings this task runs with: its own over its component's.
@@ -143,6 +173,9 @@ pub struct PipelineGraph {
     pub tasks: Vec<Task>,
     /// What the pipeline returns.
     pub outputs: Vec<PipelineOutput>,
+    /// A task that runs when the pipeline has finished, whatever the outcome (root pipelines
+    /// only); it may read [`ValueSource::WorkflowStatus`] and the pipeline's inputs.
+    pub exit_handler: Option<Box<Task>>,
 }
 
 impl PipelineGraph {
@@ -154,6 +187,7 @@ impl PipelineGraph {
             inputs: Vec::new(),
             tasks: Vec::new(),
             outputs: Vec::new(),
+            exit_handler: None,
         }
     }
 
@@ -175,7 +209,7 @@ impl PipelineGraph {
     }
 
     fn visit_components(&self, found: &mut Vec<Arc<ComponentSpec>>) {
-        for task in &self.tasks {
+        for task in self.tasks.iter().chain(self.exit_handler.as_deref()) {
             match &task.executable {
                 Executable::Component(c) => {
                     if !found.iter().any(|f| Arc::ptr_eq(f, c) || **f == **c) {

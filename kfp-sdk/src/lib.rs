@@ -104,6 +104,7 @@ pub mod artifact;
 pub mod cli;
 pub mod component;
 pub mod config;
+pub mod control;
 pub mod dsl;
 pub mod executor;
 pub mod graph;

@@ -162,6 +162,32 @@ param_number!(Double: f32, f64);
 
 impl<T: ParamValue> ParamValue for Vec<T> {
     const TYPE: ParamType = ParamType::List;
+
+    /// A JSON list. Its elements may also be the text forms of `T` as JSON strings, which is
+    /// how Argo collects the outputs of a loop (`["0.5", "0.7"]`, `["{\"lr\":0.1}"]`).
+    fn from_text(text: &str) -> Result<Self, ParamError> {
+        let values: Vec<serde_json::Value> = serde_json::from_str(text.trim()).map_err(|e| {
+            ParamError::new(format!(
+                "expected LIST (a JSON list), got {}: {e}",
+                preview(text)
+            ))
+        })?;
+        values
+            .into_iter()
+            .enumerate()
+            .map(|(i, value)| {
+                let item = match value {
+                    serde_json::Value::String(s) if T::TYPE != ParamType::String => {
+                        T::from_text(&s)
+                    }
+                    other => {
+                        serde_json::from_value(other).map_err(|e| ParamError::new(e.to_string()))
+                    }
+                };
+                item.map_err(|e| ParamError::new(format!("item {i}: {e}")))
+            })
+            .collect()
+    }
 }
 
 impl<T: ParamValue> ParamValue for BTreeMap<String, T> {}
@@ -196,6 +222,25 @@ mod tests {
         assert_eq!(vec![1u32, 2].to_text().unwrap(), "[1,2]");
         assert_eq!(Vec::<u32>::TYPE, ParamType::List);
         assert!(bool::from_text("True").unwrap());
+    }
+
+    #[test]
+    fn lists_read_argo_collected_outputs() {
+        assert_eq!(
+            Vec::<f64>::from_text(r#"["0.5", "0.75"]"#).unwrap(),
+            [0.5, 0.75]
+        );
+        assert_eq!(Vec::<f64>::from_text("[0.5, 1]").unwrap(), [0.5, 1.0]);
+        assert_eq!(
+            Vec::<String>::from_text(r#"["[1]", "a"]"#).unwrap(),
+            ["[1]", "a"]
+        );
+        let nested = Vec::<BTreeMap<String, u32>>::from_text(r#"["{\"a\": 1}"]"#).unwrap();
+        assert_eq!(nested[0]["a"], 1);
+        let err = Vec::<u32>::from_text(r#"["1", "x"]"#)
+            .unwrap_err()
+            .to_string();
+        assert!(err.starts_with("item 1: expected NUMBER_INTEGER"), "{err}");
     }
 
     #[test]

@@ -7,6 +7,7 @@
 use std::collections::{BTreeSet, HashMap};
 
 use crate::component::{CommandPart, ComponentSpec, Implementation, IoType};
+use crate::control::LoopItems;
 use crate::graph::{Executable, PipelineGraph, Task, ValueSource};
 use crate::param::ParamType;
 
@@ -137,13 +138,91 @@ impl Checker<'_> {
                 let Some(producer) = self.tasks.get(task.as_str()) else {
                     return Err(format!("there is no task '{task}'"));
                 };
-                producer.executable.output_type(output).ok_or_else(|| {
+                producer.output_type(output).ok_or_else(|| {
                     format!(
                         "task '{task}' ({}) has no output '{output}'",
                         producer.executable.name()
                     )
                 })
             }
+            ValueSource::LoopItem => Ok(expected.clone()),
+            ValueSource::WorkflowStatus => Ok(IoType::Parameter(ParamType::String)),
+        }
+    }
+
+    /// Checks a task's condition and loop.
+    fn check_control(&mut self, task: &Task) {
+        let name = task.name.as_str();
+        if let Some(condition) = &task.when {
+            for operand in condition.operands() {
+                let expected = IoType::Parameter(operand.ty);
+                match self.source_type(&operand.source, &expected) {
+                    Err(message) => self.error(Some(name), "condition", message),
+                    Ok(IoType::Parameter(_)) => {}
+                    Ok(found) => self.error(
+                        Some(name),
+                        "condition",
+                        format!("compares {found}; conditions compare parameters only"),
+                    ),
+                }
+                if matches!(
+                    operand.source,
+                    ValueSource::LoopItem | ValueSource::WorkflowStatus
+                ) {
+                    self.error(
+                        Some(name),
+                        "condition",
+                        "may not read the loop item or the run status",
+                    );
+                }
+            }
+        }
+        let item_used = task
+            .arguments
+            .iter()
+            .any(|(_, s)| matches!(s, ValueSource::LoopItem));
+        match &task.repeat {
+            Some(repeat) => {
+                if let LoopItems::Param(source) = &repeat.items {
+                    let list = IoType::Parameter(ParamType::List);
+                    match self.source_type(source, &list) {
+                        Err(message) => self.error(Some(name), "loop items", message),
+                        Ok(found) if found != list => self.error(
+                            Some(name),
+                            "loop items",
+                            format!("a loop needs a list, not {found}"),
+                        ),
+                        Ok(_) => {}
+                    }
+                }
+                if let LoopItems::Range { start, end } = repeat.items
+                    && end < start
+                {
+                    self.error(
+                        Some(name),
+                        "loop items",
+                        format!("the range {start}..{end} is reversed"),
+                    );
+                }
+                if repeat.parallelism == Some(0) {
+                    self.error(Some(name), "loop parallelism", "must be at least 1");
+                }
+            }
+            None if item_used => {
+                self.error(
+                    Some(name),
+                    "arguments",
+                    "reads the loop item, but the task has no loop",
+                );
+            }
+            None => {}
+        }
+        if task.executable.outputs().iter().any(|o| o.ty.is_artifact()) && task.repeat.is_some() {
+            self.error(
+                Some(name),
+                "outputs",
+                "a loop collects parameter outputs only; artifacts made in a loop cannot be fanned in yet",
+            );
         }
     }
 
@@ -365,6 +444,41 @@ fn check_pipeline(graph: &PipelineGraph, path: &str, errors: &mut Vec<Validation
     if graph.tasks.is_empty() {
         checker.error(None, "tasks", "a pipeline needs at least one task");
     }
+    for task in &graph.tasks {
+        checker.check_control(task);
+        if task
+            .arguments
+            .iter()
+            .any(|(_, s)| matches!(s, ValueSource::WorkflowStatus))
+        {
+            checker.error(
+                Some(&task.name),
+                "arguments",
+                "reads the run status, which only an exit handler's tasks may",
+            );
+        }
+    }
+    if let Some(exit) = &graph.exit_handler {
+        if path.contains('/') {
+            checker.error(
+                Some(&exit.name),
+                "exit handler",
+                "only the whole pipeline has one",
+            );
+        }
+        for (input, source) in &exit.arguments {
+            if !matches!(
+                source,
+                ValueSource::PipelineInput(_) | ValueSource::Constant(_)
+            ) {
+                checker.error(
+                    Some(&exit.name),
+                    format!("input '{input}'"),
+                    "an exit handler reads pipeline parameters only",
+                );
+            }
+        }
+    }
     let mut task_names = HashMap::with_capacity(graph.tasks.len());
     for task in &graph.tasks {
         if task_names.insert(task.name.as_str(), ()).is_some() {
@@ -390,7 +504,8 @@ fn check_pipeline(graph: &PipelineGraph, path: &str, errors: &mut Vec<Validation
         }
     }
     let mut seen_components: Vec<&ComponentSpec> = Vec::new();
-    for task in &graph.tasks {
+    let exit = graph.exit_handler.as_deref();
+    for task in graph.tasks.iter().chain(exit) {
         match &task.executable {
             Executable::Component(spec) => {
                 if !seen_components.iter().any(|s| std::ptr::eq(*s, &**spec)) {
@@ -399,7 +514,34 @@ fn check_pipeline(graph: &PipelineGraph, path: &str, errors: &mut Vec<Validation
                 }
             }
             Executable::Pipeline(inner) => {
-                check_pipeline(inner, &format!("{path}/{}", inner.name), errors)
+                let allow_status = exit.is_some_and(|e| std::ptr::eq(e, task));
+                check_group(
+                    inner,
+                    &format!("{path}/{}", task.name),
+                    allow_status,
+                    errors,
+                )
+            }
+        }
+    }
+}
+
+/// Checks a nested pipeline; inside an exit handler, tasks may read the run status.
+fn check_group(
+    graph: &PipelineGraph,
+    path: &str,
+    allow_status: bool,
+    errors: &mut Vec<ValidationError>,
+) {
+    let before = errors.len();
+    check_pipeline(graph, path, errors);
+    if allow_status {
+        let mut index = before;
+        while index < errors.len() {
+            if errors[index].message.starts_with("reads the run status") {
+                errors.remove(index);
+            } else {
+                index += 1;
             }
         }
     }
@@ -450,6 +592,8 @@ mod tests {
                 .collect(),
             after: vec![],
             config: TaskConfig::default(),
+            when: None,
+            repeat: None,
         }
     }
 

@@ -17,8 +17,10 @@ use k8s_openapi::apimachinery::pkg::util::intstr::IntOrString;
 use super::model;
 use crate::component::{CommandPart, ComponentSpec, Implementation, IoType};
 use crate::config::{Resources, TaskConfig};
-use crate::graph::{Executable, PipelineGraph, ValueSource};
+use crate::control::{Condition, LoopItems, Operand};
+use crate::graph::{Executable, PipelineGraph, Task, ValueSource};
 use crate::names;
+use crate::param::ParamType;
 use crate::param::json_to_text;
 use crate::validate::{ValidationErrors, validate};
 
@@ -156,8 +158,36 @@ pub fn compile(graph: &PipelineGraph, options: &ArgoOptions) -> Result<model::Wo
         )])),
         ..Default::default()
     };
+    let hooks = graph.exit_handler.as_deref().map(|exit| {
+        let template = emitter.template_of(exit);
+        // The hook runs outside the DAG: pipeline parameters are workflow parameters there.
+        let parameters = exit
+            .arguments
+            .iter()
+            .map(|(name, source)| model::Parameter {
+                name: name.clone(),
+                value: Some(match source {
+                    ValueSource::PipelineInput(input) => {
+                        format!("{{{{workflow.parameters.{input}}}}}")
+                    }
+                    other => parameter_value(other),
+                }),
+                ..Default::default()
+            })
+            .collect::<Vec<_>>();
+        let hook = model::LifecycleHook {
+            template: Some(template),
+            arguments: (!parameters.is_empty()).then(|| model::Arguments {
+                parameters: Some(parameters),
+                artifacts: None,
+            }),
+            ..Default::default()
+        };
+        BTreeMap::from([("exit".to_owned(), hook)])
+    });
     let spec = model::WorkflowSpec {
         entrypoint: Some(entrypoint),
+        hooks,
         arguments: (!arguments.is_empty()).then_some(model::Arguments {
             parameters: Some(arguments),
             artifacts: None,
@@ -225,6 +255,53 @@ fn reference(source: &ValueSource, artifact: bool) -> Option<String> {
         ValueSource::TaskOutput { task, output } => {
             Some(format!("{{{{tasks.{task}.outputs.{kind}.{output}}}}}"))
         }
+        ValueSource::LoopItem => Some("{{item}}".to_owned()),
+        ValueSource::WorkflowStatus => Some("{{workflow.status}}".to_owned()),
+    }
+}
+
+/// A parameter value inside a DAG: a constant's text, or a reference.
+fn parameter_value(source: &ValueSource) -> String {
+    match source {
+        ValueSource::Constant(value) => json_to_text(value),
+        other => reference(other, false).unwrap_or_default(),
+    }
+}
+
+/// A condition as an Argo `when` expression: strings quoted, numbers and booleans bare.
+fn when_expression(condition: &Condition) -> String {
+    match condition {
+        Condition::Compare { left, op, right } => {
+            let side = |operand: &Operand| {
+                let text = parameter_value(&operand.source);
+                match operand.ty {
+                    ParamType::Integer | ParamType::Double | ParamType::Boolean => text,
+                    _ => format!("'{}'", text.replace('\'', "\\'")),
+                }
+            };
+            format!("{} {} {}", side(left), op.symbol(), side(right))
+        }
+        Condition::And(a, b) => format!("({}) && ({})", when_expression(a), when_expression(b)),
+        Condition::Or(a, b) => format!("({}) || ({})", when_expression(a), when_expression(b)),
+        Condition::Not(c) => format!("!({})", when_expression(c)),
+    }
+}
+
+/// Sets a DAG task's loop fields.
+fn set_loop(task: &mut model::DAGTask, items: &LoopItems) {
+    match items {
+        LoopItems::Static(values) => {
+            task.with_items = Some(values.iter().cloned().map(model::Item).collect());
+        }
+        LoopItems::Range { start, end } => {
+            let int = |n: i64| IntOrString::Int(n.clamp(i32::MIN as i64, i32::MAX as i64) as i32);
+            task.with_sequence = Some(model::Sequence {
+                count: Some(int((end - start).max(0))),
+                start: Some(int(*start)),
+                ..Default::default()
+            });
+        }
+        LoopItems::Param(source) => task.with_param = reference(source, false),
     }
 }
 
@@ -238,62 +315,7 @@ impl Emitter<'_> {
         // Reserve the position so that the entrypoint comes first in the YAML.
         let position = self.templates.len();
         self.templates.push(model::Template::default());
-        let mut tasks = Vec::with_capacity(graph.tasks.len());
-        for task in &graph.tasks {
-            let template = match &task.executable {
-                Executable::Component(spec) => {
-                    self.component_template(spec, &task.effective_config())
-                }
-                Executable::Pipeline(inner) => {
-                    let key = Arc::as_ptr(inner) as usize;
-                    match self.pipeline_templates.get(&key) {
-                        Some(existing) => existing.clone(),
-                        None => {
-                            let created = self.pipeline_template(inner, false);
-                            self.pipeline_templates.insert(key, created.clone());
-                            created
-                        }
-                    }
-                }
-            };
-            let mut parameters = Vec::new();
-            let mut artifacts = Vec::new();
-            for input in task.executable.inputs() {
-                let Some(source) = task.argument(&input.name) else {
-                    continue;
-                };
-                if input.ty.is_artifact() {
-                    artifacts.push(model::Artifact {
-                        name: input.name.clone(),
-                        from: reference(source, true),
-                        ..Default::default()
-                    });
-                } else {
-                    let value = match source {
-                        ValueSource::Constant(value) => json_to_text(value),
-                        other => reference(other, false).unwrap_or_default(),
-                    };
-                    parameters.push(model::Parameter {
-                        name: input.name.clone(),
-                        value: Some(value),
-                        ..Default::default()
-                    });
-                }
-            }
-            let upstream = task.upstream();
-            tasks.push(model::DAGTask {
-                name: task.name.clone(),
-                template: Some(template),
-                depends: (!upstream.is_empty()).then(|| upstream.join(" && ")),
-                arguments: (!parameters.is_empty() || !artifacts.is_empty()).then(|| {
-                    model::Arguments {
-                        parameters: some_vec(parameters),
-                        artifacts: some_vec(artifacts),
-                    }
-                }),
-                ..Default::default()
-            });
-        }
+        let tasks = graph.tasks.iter().map(|task| self.dag_task(task)).collect();
         let inputs = model::Inputs {
             parameters: some_vec(
                 graph
@@ -369,6 +391,201 @@ impl Emitter<'_> {
             })),
             ..Default::default()
         };
+        name
+    }
+
+    /// The template a task runs (made on first use).
+    fn template_of(&mut self, task: &Task) -> String {
+        match &task.executable {
+            Executable::Component(spec) => self.component_template(spec, &task.effective_config()),
+            Executable::Pipeline(inner) => {
+                let key = Arc::as_ptr(inner) as usize;
+                match self.pipeline_templates.get(&key) {
+                    Some(existing) => existing.clone(),
+                    None => {
+                        let created = self.pipeline_template(inner, false);
+                        self.pipeline_templates.insert(key, created.clone());
+                        created
+                    }
+                }
+            }
+        }
+    }
+
+    /// The arguments a task passes to its template.
+    fn arguments(task: &Task) -> Option<model::Arguments> {
+        let mut parameters = Vec::new();
+        let mut artifacts = Vec::new();
+        for input in task.executable.inputs() {
+            let Some(source) = task.argument(&input.name) else {
+                continue;
+            };
+            if input.ty.is_artifact() {
+                artifacts.push(model::Artifact {
+                    name: input.name.clone(),
+                    from: reference(source, true),
+                    ..Default::default()
+                });
+            } else {
+                parameters.push(model::Parameter {
+                    name: input.name.clone(),
+                    value: Some(parameter_value(source)),
+                    ..Default::default()
+                });
+            }
+        }
+        (!parameters.is_empty() || !artifacts.is_empty()).then(|| model::Arguments {
+            parameters: some_vec(parameters),
+            artifacts: some_vec(artifacts),
+        })
+    }
+
+    /// One DAG task: its template, arguments, dependencies, condition and loop.
+    fn dag_task(&mut self, task: &Task) -> model::DAGTask {
+        let template = self.template_of(task);
+        let upstream = task.upstream();
+        let mut dag_task = model::DAGTask {
+            name: task.name.clone(),
+            template: Some(template.clone()),
+            depends: (!upstream.is_empty()).then(|| upstream.join(" && ")),
+            arguments: Self::arguments(task),
+            when: task.when.as_ref().map(when_expression),
+            ..Default::default()
+        };
+        if let Some(repeat) = &task.repeat {
+            match repeat.parallelism {
+                None => set_loop(&mut dag_task, &repeat.items),
+                Some(limit) => {
+                    // Argo limits parallelism per template: a driver template holds the
+                    // loop alone, so the limit applies to its iterations only.
+                    let driver = self.loop_driver(task, &template, limit);
+                    dag_task.template = Some(driver);
+                    if let Some(arguments) = &mut dag_task.arguments {
+                        if let Some(parameters) = &mut arguments.parameters {
+                            parameters.retain(|p| p.name != "item");
+                        }
+                        if let LoopItems::Param(source) = &repeat.items {
+                            arguments.parameters.get_or_insert_with(Vec::new).push(
+                                model::Parameter {
+                                    name: "kfp-loop-items".into(),
+                                    value: Some(parameter_value(source)),
+                                    ..Default::default()
+                                },
+                            );
+                        }
+                    }
+                }
+            }
+        }
+        dag_task
+    }
+
+    /// A DAG template that runs `body` once per item of `task`'s loop, at most `limit` at a
+    /// time, and passes the collected outputs on.
+    fn loop_driver(&mut self, task: &Task, body: &str, limit: u32) -> String {
+        let name = self.reserve(&format!("{body}-loop"));
+        let inputs: Vec<&crate::component::InputSpec> = task
+            .executable
+            .inputs()
+            .iter()
+            .filter(|i| i.name != "item")
+            .collect();
+        let mut parameters: Vec<model::Parameter> = inputs
+            .iter()
+            .filter(|i| !i.ty.is_artifact())
+            .map(|i| model::Parameter {
+                name: i.name.clone(),
+                value: Some(format!("{{{{inputs.parameters.{}}}}}", i.name)),
+                ..Default::default()
+            })
+            .collect();
+        parameters.push(model::Parameter {
+            name: "item".into(),
+            value: Some("{{item}}".into()),
+            ..Default::default()
+        });
+        let artifacts: Vec<model::Artifact> = inputs
+            .iter()
+            .filter(|i| i.ty.is_artifact())
+            .map(|i| model::Artifact {
+                name: i.name.clone(),
+                from: Some(format!("{{{{inputs.artifacts.{}}}}}", i.name)),
+                ..Default::default()
+            })
+            .collect();
+        let mut iterate = model::DAGTask {
+            name: "iteration".into(),
+            template: Some(body.to_owned()),
+            arguments: Some(model::Arguments {
+                parameters: some_vec(parameters),
+                artifacts: some_vec(artifacts.clone()),
+            }),
+            ..Default::default()
+        };
+        let items = match &task.repeat.as_ref().map(|r| &r.items) {
+            Some(LoopItems::Param(_)) => {
+                LoopItems::Param(ValueSource::PipelineInput("kfp-loop-items".into()))
+            }
+            Some(other) => (*other).clone(),
+            None => LoopItems::Static(Vec::new()),
+        };
+        set_loop(&mut iterate, &items);
+        let mut input_parameters: Vec<model::Parameter> = inputs
+            .iter()
+            .filter(|i| !i.ty.is_artifact())
+            .map(|i| model::Parameter {
+                name: i.name.clone(),
+                ..Default::default()
+            })
+            .collect();
+        if matches!(items, LoopItems::Param(_)) {
+            input_parameters.push(model::Parameter {
+                name: "kfp-loop-items".into(),
+                ..Default::default()
+            });
+        }
+        let input_artifacts: Vec<model::Artifact> = artifacts
+            .iter()
+            .map(|a| model::Artifact {
+                name: a.name.clone(),
+                ..Default::default()
+            })
+            .collect();
+        let outputs: Vec<model::Parameter> = task
+            .executable
+            .outputs()
+            .iter()
+            .filter(|o| !o.ty.is_artifact())
+            .map(|o| model::Parameter {
+                name: o.name.clone(),
+                value_from: Some(model::ValueFrom {
+                    parameter: Some(format!(
+                        "{{{{tasks.iteration.outputs.parameters.{}}}}}",
+                        o.name
+                    )),
+                    ..Default::default()
+                }),
+                ..Default::default()
+            })
+            .collect();
+        self.templates.push(model::Template {
+            name: Some(name.clone()),
+            inputs: Some(model::Inputs {
+                parameters: some_vec(input_parameters),
+                artifacts: some_vec(input_artifacts),
+            })
+            .filter(|i| *i != model::Inputs::default()),
+            outputs: (!outputs.is_empty()).then(|| model::Outputs {
+                parameters: Some(outputs),
+                ..Default::default()
+            }),
+            parallelism: Some(i64::from(limit)),
+            dag: Some(Box::new(model::DAGTemplate {
+                tasks: vec![iterate],
+                ..Default::default()
+            })),
+            ..Default::default()
+        });
         name
     }
 
@@ -675,7 +892,8 @@ mod tests {
                 task.gpus(2)
                     .accelerator("amd.com/gpu")
                     .memory_request("1Gi")
-                    .image("other:2");
+                    .image("other:2")
+                    .timeout_seconds(90);
             })
             .unwrap();
         let workflow = compile(&graph, &options()).unwrap();

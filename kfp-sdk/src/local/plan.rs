@@ -134,6 +134,7 @@ fn flatten(
                 // Validation guarantees producers exist and come first.
                 None => Binding::Text(String::new()),
             },
+            ValueSource::LoopItem | ValueSource::WorkflowStatus => Binding::Text(String::new()),
         }
     };
     for task in &graph.tasks {
