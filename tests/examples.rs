@@ -12,7 +12,15 @@ use std::process::Command;
 use kfp_sdk::argo::model::Workflow;
 use support::argo_sim::{Simulator, substitute};
 
-const EXAMPLES: [&str; 4] = ["hello_world", "add_numbers", "artifacts", "diamond"];
+const EXAMPLES: [&str; 7] = [
+    "hello_world",
+    "add_numbers",
+    "artifacts",
+    "diamond",
+    "condition",
+    "parallel_for",
+    "exit_handler",
+];
 
 fn compile(name: &str, dir: &std::path::Path) -> (PathBuf, String) {
     let path = dir.join(format!("{name}.yaml"));
@@ -370,4 +378,123 @@ fn the_simulator_substitutes_once() {
     ]
     .into();
     assert_eq!(substitute("<{{a}}|{{ b }}>", &vars), "<{{b}}|x>");
+}
+
+#[test]
+fn condition_compiles_to_when_expressions_on_group_tasks() {
+    let dir = tempfile::tempdir().unwrap();
+    let workflow = parse(&compile("condition", dir.path()).1);
+    let dag = workflow.spec.templates.as_ref().unwrap()[0]
+        .dag
+        .as_ref()
+        .unwrap();
+    let when: Vec<(&str, Option<&str>, Option<&str>)> = dag
+        .tasks
+        .iter()
+        .map(|t| (t.name.as_str(), t.depends.as_deref(), t.when.as_deref()))
+        .collect();
+    let coin = "'{{tasks.flip-coin.outputs.parameters.output}}'";
+    assert_eq!(
+        when,
+        [
+            ("flip-coin", None, None),
+            (
+                "condition",
+                Some("flip-coin"),
+                Some(format!("{coin} == 'heads'").as_str())
+            ),
+            (
+                "condition-2",
+                Some("flip-coin"),
+                Some(format!("!({coin} == 'heads')").as_str())
+            ),
+            (
+                "condition-3",
+                Some("flip-coin"),
+                Some(
+                    format!("({{{{inputs.parameters.seed}}}} > 1000) && ({coin} != 'heads')")
+                        .as_str()
+                )
+            ),
+        ]
+    );
+}
+
+#[test]
+fn parallel_for_compiles_to_one_reused_template_with_a_parallelism_limit() {
+    let dir = tempfile::tempdir().unwrap();
+    let workflow = parse(&compile("parallel_for", dir.path()).1);
+    let templates = workflow.spec.templates.as_ref().unwrap();
+    let by_name = |name: &str| {
+        templates
+            .iter()
+            .find(|t| t.name.as_deref() == Some(name))
+            .unwrap()
+    };
+    // The pipeline's loop task calls a driver that holds the loop and the limit.
+    let root = by_name("parallel-for").dag.as_ref().unwrap();
+    assert_eq!(root.tasks[0].template.as_deref(), Some("for-each-loop"));
+    let loop_input = root.tasks[0]
+        .arguments
+        .as_ref()
+        .unwrap()
+        .parameters
+        .as_ref()
+        .unwrap();
+    assert!(loop_input.iter().any(|p| p.name == "kfp-loop-items"
+        && p.value.as_deref() == Some("{{inputs.parameters.learning_rates}}")));
+    let driver = by_name("for-each-loop");
+    assert_eq!(driver.parallelism, Some(2));
+    let iteration = &driver.dag.as_ref().unwrap().tasks[0];
+    assert_eq!(
+        iteration.with_param.as_deref(),
+        Some("{{inputs.parameters.kfp-loop-items}}")
+    );
+    assert_eq!(iteration.template.as_deref(), Some("for-each"));
+    // Fan-in: the next task reads every iteration's output as one list.
+    let pick = &root.tasks[1];
+    assert_eq!(
+        pick.arguments
+            .as_ref()
+            .unwrap()
+            .parameters
+            .as_ref()
+            .unwrap()[0]
+            .value
+            .as_deref(),
+        Some("{{tasks.for-each.outputs.parameters.output}}")
+    );
+}
+
+#[test]
+fn exit_handler_compiles_to_the_workflow_exit_hook() {
+    let dir = tempfile::tempdir().unwrap();
+    let workflow = parse(&compile("exit_handler", dir.path()).1);
+    let hook = &workflow.spec.hooks.as_ref().unwrap()["exit"];
+    let template = hook.template.as_deref().unwrap();
+    let arguments = hook
+        .arguments
+        .as_ref()
+        .unwrap()
+        .parameters
+        .as_ref()
+        .unwrap();
+    assert_eq!(
+        arguments[0].value.as_deref(),
+        Some("{{workflow.parameters.owner}}")
+    );
+    let templates = workflow.spec.templates.as_ref().unwrap();
+    let exit = templates
+        .iter()
+        .find(|t| t.name.as_deref() == Some(template))
+        .unwrap();
+    let report = &exit.dag.as_ref().unwrap().tasks[0];
+    let status = report
+        .arguments
+        .as_ref()
+        .unwrap()
+        .parameters
+        .as_ref()
+        .unwrap();
+    assert_eq!(status[0].value.as_deref(), Some("{{workflow.status}}"));
 }

@@ -47,7 +47,13 @@ fn ok(out: &Output) -> String {
 #[test]
 fn every_example_runs_locally_with_the_right_outputs() {
     let store = tempfile::tempdir().unwrap();
-    let cases: [(&str, &[&str], &str); 5] = [
+    let cases: [(&str, &[&str], &str); 7] = [
+        ("parallel_for", &[], "0.01"),
+        (
+            "parallel_for",
+            &["-p", "learning_rates=[0.5, 0.02, 3]", "-p", "epochs=2"],
+            "0.02",
+        ),
         ("hello_world", &[], "Hello, world!"),
         (
             "hello_world",
@@ -210,15 +216,21 @@ fn a_killed_run_resumes_without_redoing_finished_tasks() {
         .stderr(std::process::Stdio::null())
         .spawn()
         .unwrap();
-    // Wait until `first` is finished (its outputs are in the cache), then kill the runner.
-    let cache = store.path().join("cache");
+    // Wait until the record shows `first` finished, then kill the runner.
     let deadline = Instant::now() + Duration::from_secs(60);
-    while std::fs::read_dir(&cache).map_or(0, |d| {
-        d.filter_map(Result::ok)
-            .filter(|e| !e.file_name().to_string_lossy().starts_with('.'))
-            .count()
-    }) == 0
-    {
+    loop {
+        let first_done = Store::new(store.path())
+            .list()
+            .ok()
+            .and_then(|mut runs| runs.pop())
+            .is_some_and(|r| {
+                r.tasks
+                    .iter()
+                    .any(|t| t.name == "first" && t.status.is_done())
+            });
+        if first_done {
+            break;
+        }
         assert!(Instant::now() < deadline, "the first task never finished");
         std::thread::sleep(Duration::from_millis(20));
     }
@@ -306,7 +318,11 @@ fn failed_tries_are_retried_with_backoff_and_slow_tries_time_out() {
     let record = last_record(store.path());
     let left = record.tasks.iter().find(|t| t.name == "left").unwrap();
     assert_eq!((left.status, left.attempts), (TaskStatus::Failed, 3));
-    assert!(left.seconds.unwrap() >= 0.3, "waited 100 ms, then 200 ms: {:?}", left.seconds);
+    assert!(
+        left.seconds.unwrap() >= 0.3,
+        "waited 100 ms, then 200 ms: {:?}",
+        left.seconds
+    );
 
     // `right` may take 2 s a try.
     let store = tempfile::tempdir().unwrap();
@@ -315,6 +331,103 @@ fn failed_tries_are_retried_with_backoff_and_slow_tries_time_out() {
     let record = last_record(store.path());
     let right = record.tasks.iter().find(|t| t.name == "right").unwrap();
     assert_eq!(right.status, TaskStatus::Failed);
-    assert_eq!(right.message.as_deref(), Some("killed: timed out after 2 s"));
+    assert_eq!(
+        right.message.as_deref(),
+        Some("killed: timed out after 2 s")
+    );
     assert_eq!(status_of(&record, "left"), TaskStatus::Succeeded);
+}
+
+#[test]
+fn conditions_choose_the_branch_at_run_time() {
+    // Seeds 1 and 2 give heads and tails (see flip_coin in examples/condition.rs).
+    for (seed, ran, skipped) in [
+        ("1", "condition", "condition-2"),
+        ("2", "condition-2", "condition"),
+    ] {
+        let store = tempfile::tempdir().unwrap();
+        ok(&run(
+            "condition",
+            store.path(),
+            &["-p", &format!("seed={seed}")],
+        ));
+        let record = last_record(store.path());
+        assert_eq!(
+            status_of(&record, ran),
+            TaskStatus::Succeeded,
+            "seed {seed}"
+        );
+        assert_eq!(
+            status_of(&record, skipped),
+            TaskStatus::Skipped,
+            "seed {seed}"
+        );
+        assert_eq!(status_of(&record, "condition-3"), TaskStatus::Skipped);
+        assert_eq!(
+            status_of(&record, &format!("{ran}/announce")),
+            TaskStatus::Succeeded
+        );
+        assert!(
+            record
+                .tasks
+                .iter()
+                .all(|t| t.name != format!("{skipped}/announce"))
+        );
+    }
+}
+
+#[test]
+fn loops_respect_their_parallelism_limit() {
+    let store = tempfile::tempdir().unwrap();
+    ok(&run("parallel_for", store.path(), &["--parallelism", "8"]));
+    let record = last_record(store.path());
+    let spans: Vec<(f64, f64)> = record
+        .tasks
+        .iter()
+        .filter(|t| t.name.starts_with("for-each/") && t.name.ends_with("/train"))
+        .map(|t| {
+            (
+                t.started_at.unwrap(),
+                t.started_at.unwrap() + t.seconds.unwrap(),
+            )
+        })
+        .collect();
+    assert_eq!(spans.len(), 5);
+    for (i, &(start, _)) in spans.iter().enumerate() {
+        let running = spans
+            .iter()
+            .filter(|&&(s, e)| s <= start && start < e)
+            .count();
+        assert!(running <= 2, "iteration {i} started with {running} running");
+    }
+}
+
+#[test]
+fn the_exit_handler_runs_after_a_failure_and_reads_the_status() {
+    let store = tempfile::tempdir().unwrap();
+    let out = run("exit_handler", store.path(), &["-p", "fail=true"]);
+    assert_eq!(out.status.code(), Some(1));
+    let record = last_record(store.path());
+    assert_eq!(record.status, "failed");
+    let report = record
+        .tasks
+        .iter()
+        .find(|t| t.name == "exit-handler/report")
+        .unwrap();
+    assert_eq!(report.status, TaskStatus::Succeeded);
+    assert_eq!(
+        report.outputs["output"],
+        "run finished with status Failed; telling ml-team"
+    );
+    ok(&run("exit_handler", store.path(), &["-p", "owner=me"]));
+    let record = last_record(store.path());
+    let report = record
+        .tasks
+        .iter()
+        .find(|t| t.name == "exit-handler/report")
+        .unwrap();
+    assert_eq!(
+        report.outputs["output"],
+        "run finished with status Succeeded; telling me"
+    );
 }

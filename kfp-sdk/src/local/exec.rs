@@ -91,7 +91,7 @@ pub fn cache_key(step: &Step, inputs: &BTreeMap<String, InputValue>, binary_hash
         hasher.update(value.as_bytes());
     };
     field("binary", binary_hash);
-    field("component", &format!("{:?}", step.component));
+    field("component", &format!("{:?}", step.component()));
     field("image", step.config.image.as_deref().unwrap_or(""));
     for (name, value) in &step.config.env {
         field("env", &format!("{name}={value}"));
@@ -121,7 +121,11 @@ struct Collected {
 fn collect_outputs(step: &Step, out: &Path) -> Result<Collected, String> {
     let mut params = BTreeMap::new();
     let mut artifacts = BTreeMap::new();
-    for output in &step.component.outputs {
+    let outputs = step
+        .component()
+        .map(|c| c.outputs.as_slice())
+        .unwrap_or_default();
+    for output in outputs {
         let path = out.join(&output.name);
         if output.ty.is_artifact() {
             if !path.exists() {
@@ -334,7 +338,7 @@ impl StepRunner<'_> {
         let mut command = Command::new(self.binary);
         command
             .arg("component-exec")
-            .arg(&step.component.name)
+            .arg(step.label())
             .arg("--root")
             .arg(folder)
             .current_dir(folder)

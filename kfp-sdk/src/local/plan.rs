@@ -8,6 +8,7 @@ use std::sync::Arc;
 
 use crate::component::{ComponentSpec, IoType};
 use crate::config::TaskConfig;
+use crate::control::{Condition, Loop, LoopItems};
 use crate::graph::{Executable, PipelineGraph, ValueSource};
 use crate::param::json_to_text;
 
@@ -23,15 +24,36 @@ pub enum Binding {
         /// The output's name.
         output: String,
     },
+    /// The item of the loop being expanded (replaced by its value at expansion).
+    Item,
+    /// The run's status (exit handlers only; `Succeeded` or `Failed`).
+    Status,
 }
 
-/// One component run.
+/// What a step does.
+#[derive(Debug, Clone)]
+pub enum StepKind {
+    /// Runs a component.
+    Component(Arc<ComponentSpec>),
+    /// A group (a nested pipeline with a condition and/or a loop), expanded into steps at run
+    /// time, once its condition and items can be known.
+    Group {
+        /// The group's pipeline.
+        graph: Arc<PipelineGraph>,
+        /// Run only if this holds; its operands' bindings, in [`Condition::operands`] order.
+        when: Option<(Condition, Vec<Binding>)>,
+        /// Repeat once per item.
+        repeat: Option<(Loop, Option<Binding>)>,
+    },
+}
+
+/// One step: a component run or a group.
 #[derive(Debug, Clone)]
 pub struct Step {
-    /// The task's path: its name, prefixed by the names of enclosing pipeline tasks (`a/b`).
+    /// The task's path: its name, prefixed by the names of enclosing tasks (`a/b`, `loop/0/b`).
     pub path: String,
-    /// The component.
-    pub component: Arc<ComponentSpec>,
+    /// What it runs.
+    pub kind: StepKind,
     /// The settings it runs with.
     pub config: TaskConfig,
     /// Where each input comes from.
@@ -40,13 +62,34 @@ pub struct Step {
     pub upstream: Vec<usize>,
 }
 
+impl Step {
+    /// The component, for component steps.
+    pub fn component(&self) -> Option<&Arc<ComponentSpec>> {
+        match &self.kind {
+            StepKind::Component(c) => Some(c),
+            StepKind::Group { .. } => None,
+        }
+    }
+
+    /// The component's name, or the group's.
+    pub fn label(&self) -> &str {
+        match &self.kind {
+            StepKind::Component(c) => &c.name,
+            StepKind::Group { graph, .. } => &graph.name,
+        }
+    }
+}
+
 /// A flattened pipeline.
 #[derive(Debug, Clone)]
 pub struct Plan {
-    /// The steps, in an order where each comes after its upstream steps.
+    /// The steps, in an order where each comes after its upstream steps (expanded groups
+    /// append theirs).
     pub steps: Vec<Step>,
     /// The pipeline's outputs.
     pub outputs: BTreeMap<String, Binding>,
+    /// The exit handler's group, to expand when the rest has finished.
+    pub exit_handler: Option<Step>,
 }
 
 /// Why a plan could not be made.
@@ -70,7 +113,7 @@ pub enum PlanError {
 
 /// What a name means inside one (possibly nested) pipeline.
 enum Scope {
-    /// A component task: its step index.
+    /// A component task or a group: its step index.
     Step(usize),
     /// A nested pipeline task: its output bindings and all its steps.
     Nested(BTreeMap<String, Binding>, Vec<usize>),
@@ -104,10 +147,48 @@ pub fn plan(
     }
     let mut steps = Vec::new();
     let (outputs, _) = flatten(graph, "", &inputs, &mut steps);
-    Ok(Plan { steps, outputs })
+    let exit_handler = graph.exit_handler.as_deref().map(|task| {
+        let bound = task
+            .arguments
+            .iter()
+            .map(|(name, source)| {
+                let binding = match source {
+                    ValueSource::PipelineInput(input) => inputs.get(input).cloned(),
+                    ValueSource::Constant(value) => Some(Binding::Text(json_to_text(value))),
+                    _ => None,
+                };
+                (
+                    name.clone(),
+                    binding.unwrap_or(Binding::Text(String::new())),
+                )
+            })
+            .collect();
+        let graph = match &task.executable {
+            Executable::Pipeline(g) => g.clone(),
+            Executable::Component(_) => Arc::new(PipelineGraph::new("exit-handler")),
+        };
+        Step {
+            path: task.name.clone(),
+            kind: StepKind::Group {
+                graph,
+                when: None,
+                repeat: None,
+            },
+            config: TaskConfig::default(),
+            inputs: bound,
+            upstream: Vec::new(),
+        }
+    });
+    Ok(Plan {
+        steps,
+        outputs,
+        exit_handler,
+    })
 }
 
-fn flatten(
+/// Appends the steps of `graph` (its inputs bound to `inputs`) to `steps`, naming them under
+/// `prefix`; returns the graph's output bindings and the indices of the steps added.
+pub fn flatten(
     graph: &PipelineGraph,
     prefix: &str,
     inputs: &BTreeMap<String, Binding>,
@@ -134,7 +215,8 @@ fn flatten(
                 // Validation guarantees producers exist and come first.
                 None => Binding::Text(String::new()),
             },
-            ValueSource::LoopItem | ValueSource::WorkflowStatus => Binding::Text(String::new()),
+            ValueSource::LoopItem => Binding::Item,
+            ValueSource::WorkflowStatus => Binding::Status,
         }
     };
     for task in &graph.tasks {
@@ -156,28 +238,9 @@ fn flatten(
                 None => {}
             }
         }
+        let controlled = task.when.is_some() || task.repeat.is_some();
         match &task.executable {
-            Executable::Component(component) => {
-                let mut upstream: Vec<usize> = bound
-                    .values()
-                    .filter_map(|b| match b {
-                        Binding::Output { step, .. } => Some(*step),
-                        Binding::Text(_) => None,
-                    })
-                    .chain(after)
-                    .collect();
-                upstream.sort_unstable();
-                upstream.dedup();
-                steps.push(Step {
-                    path,
-                    component: component.clone(),
-                    config: task.effective_config(),
-                    inputs: bound,
-                    upstream,
-                });
-                scope.insert(&task.name, Scope::Step(steps.len() - 1));
-            }
-            Executable::Pipeline(inner) => {
+            Executable::Pipeline(inner) if !controlled => {
                 let start = steps.len();
                 let (outputs, inner_steps) = flatten(inner, &format!("{path}/"), &bound, steps);
                 // `after` on the nested task holds back every step inside it.
@@ -187,6 +250,93 @@ fn flatten(
                     step.upstream.dedup();
                 }
                 scope.insert(&task.name, Scope::Nested(outputs, inner_steps));
+            }
+            executable => {
+                let when = task.when.as_ref().map(|c| {
+                    let operands = c
+                        .operands()
+                        .iter()
+                        .map(|o| resolve(&o.source, &scope))
+                        .collect();
+                    (c.clone(), operands)
+                });
+                let repeat = task.repeat.as_ref().map(|r| {
+                    let items = match &r.items {
+                        LoopItems::Param(source) => Some(resolve(source, &scope)),
+                        _ => None,
+                    };
+                    (r.clone(), items)
+                });
+                let kind = match (executable, controlled) {
+                    (Executable::Component(c), false) => StepKind::Component(c.clone()),
+                    (Executable::Pipeline(g), _) => StepKind::Group {
+                        graph: g.clone(),
+                        when,
+                        repeat,
+                    },
+                    // A component with a condition or loop: a group of that one task.
+                    (Executable::Component(c), true) => {
+                        let mut single = PipelineGraph::new(c.name.clone());
+                        single.inputs = c.inputs.clone();
+                        single.tasks.push(crate::graph::Task {
+                            name: names_of(c),
+                            executable: Executable::Component(c.clone()),
+                            arguments: c
+                                .inputs
+                                .iter()
+                                .map(|i| {
+                                    (i.name.clone(), ValueSource::PipelineInput(i.name.clone()))
+                                })
+                                .collect(),
+                            after: Vec::new(),
+                            config: task.config.clone(),
+                            when: None,
+                            repeat: None,
+                        });
+                        single.outputs = c
+                            .outputs
+                            .iter()
+                            .map(|o| crate::graph::PipelineOutput {
+                                spec: o.clone(),
+                                source: ValueSource::TaskOutput {
+                                    task: names_of(c),
+                                    output: o.name.clone(),
+                                },
+                            })
+                            .collect();
+                        StepKind::Group {
+                            graph: Arc::new(single),
+                            when,
+                            repeat,
+                        }
+                    }
+                };
+                let mut upstream: Vec<usize> = bound
+                    .values()
+                    .chain(match &kind {
+                        StepKind::Group { when, repeat, .. } => when
+                            .iter()
+                            .flat_map(|(_, b)| b.iter())
+                            .chain(repeat.iter().filter_map(|(_, b)| b.as_ref()))
+                            .collect::<Vec<_>>(),
+                        StepKind::Component(_) => Vec::new(),
+                    })
+                    .filter_map(|b| match b {
+                        Binding::Output { step, .. } => Some(*step),
+                        _ => None,
+                    })
+                    .chain(after)
+                    .collect();
+                upstream.sort_unstable();
+                upstream.dedup();
+                steps.push(Step {
+                    path,
+                    kind,
+                    config: task.effective_config(),
+                    inputs: bound,
+                    upstream,
+                });
+                scope.insert(&task.name, Scope::Step(steps.len() - 1));
             }
         }
     }
@@ -198,10 +348,14 @@ fn flatten(
     (outputs, (first..steps.len()).collect())
 }
 
+fn names_of(component: &ComponentSpec) -> String {
+    crate::names::kebab(&component.name)
+}
+
 /// Whether a step's input is an artifact.
 pub fn is_artifact(step: &Step, input: &str) -> bool {
-    step.component
-        .find_input(input)
+    step.component()
+        .and_then(|c| c.find_input(input))
         .is_some_and(|i| matches!(i.ty, IoType::Artifact(_)))
 }
 

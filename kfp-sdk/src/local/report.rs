@@ -6,7 +6,7 @@ use std::path::Path;
 use indicatif::{ProgressBar, ProgressStyle};
 
 use super::exec::{log_tail, write_text};
-use super::plan::Plan;
+use super::plan::Step;
 use super::store::{RunRecord, TaskStatus};
 
 /// The live view of a run on the terminal (silent when not asked for or not a terminal):
@@ -190,12 +190,12 @@ fn colour(status: TaskStatus) -> &'static str {
 }
 
 /// The plan as Graphviz DOT, each task coloured by its status.
-pub fn dot(plan: &Plan, status: &[TaskStatus]) -> String {
+pub fn dot(steps: &[Step], status: &[TaskStatus]) -> String {
     let mut out = String::from(
         "digraph pipeline {\n  rankdir=TB;\n  node [shape=box, style=\"rounded,filled\", fontname=\"Helvetica\"];\n",
     );
-    for (i, step) in plan.steps.iter().enumerate() {
-        let label = format!("{}\\n{} ({})", step.path, step.component.name, status[i]);
+    for (i, step) in steps.iter().enumerate() {
+        let label = format!("{}\\n{} ({})", step.path, step.label(), status[i]);
         let _ = writeln!(
             out,
             "  t{i} [label=\"{}\", fillcolor={}];",
@@ -203,7 +203,7 @@ pub fn dot(plan: &Plan, status: &[TaskStatus]) -> String {
             colour(status[i])
         );
     }
-    for (i, step) in plan.steps.iter().enumerate() {
+    for (i, step) in steps.iter().enumerate() {
         for up in &step.upstream {
             let _ = writeln!(out, "  t{up} -> t{i};");
         }
@@ -213,9 +213,9 @@ pub fn dot(plan: &Plan, status: &[TaskStatus]) -> String {
 }
 
 /// Writes `graph.dot` into the run folder and, when Graphviz is installed, `graph.svg`.
-pub fn write_graph(run_dir: &Path, plan: &Plan, status: &[TaskStatus]) {
+pub fn write_graph(run_dir: &Path, steps: &[Step], status: &[TaskStatus]) {
     let dot_path = run_dir.join("graph.dot");
-    if write_text(&dot_path, &dot(plan, status)).is_err() {
+    if write_text(&dot_path, &dot(steps, status)).is_err() {
         return;
     }
     let _ = std::process::Command::new("dot")

@@ -7,10 +7,12 @@ use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
 use super::exec::{InputValue, Outcome, StepRunner, cache_key, hash_file, log_tail};
-use super::plan::{Binding, Plan, PlanError, plan};
+use super::plan::{self, Binding, PlanError, Step, StepKind, plan};
 use super::report;
 use super::store::{RunRecord, Store, StoreError, TaskRecord, TaskStatus, new_run_id, now_rfc3339};
+use crate::control::{LoopItems, Operand};
 use crate::graph::PipelineGraph;
+use crate::param::json_to_text;
 
 /// How to run a pipeline locally.
 #[derive(Debug, Clone)]
@@ -72,19 +74,49 @@ pub enum RunError {
     Binary(std::io::Error),
 }
 
-struct State<'a> {
-    plan: &'a Plan,
+/// A group being run: the steps of each of its iterations, and their outputs.
+struct GroupRun {
+    iterations: Vec<(BTreeMap<String, Binding>, Vec<usize>)>,
+    repeated: bool,
+}
+
+/// The state of every step of a run; steps are added as groups expand.
+struct State {
+    steps: Vec<Step>,
+    outputs: BTreeMap<String, Binding>,
     status: Vec<TaskStatus>,
     outcomes: Vec<Option<Outcome>>,
     keys: Vec<String>,
     started: Vec<Option<f64>>,
+    groups: BTreeMap<usize, GroupRun>,
+    /// The run's status as the exit handler sees it.
+    run_status: String,
 }
 
-impl State<'_> {
+impl State {
+    fn push(&mut self, step: Step) {
+        self.steps.push(step);
+        self.status.push(TaskStatus::Pending);
+        self.outcomes.push(None);
+        self.keys.push(String::new());
+        self.started.push(None);
+    }
+
+    /// The text of a binding whose producer has finished.
+    fn text(&self, binding: &Binding) -> Option<String> {
+        match binding {
+            Binding::Text(text) => Some(text.clone()),
+            Binding::Status => Some(self.run_status.clone()),
+            Binding::Item => None,
+            Binding::Output { step, output } => {
+                self.outcomes[*step].as_ref()?.outputs.get(output).cloned()
+            }
+        }
+    }
+
     /// The value a binding has now (its producer has finished).
     fn resolve(&self, binding: &Binding) -> InputValue {
         match binding {
-            Binding::Text(text) => InputValue::Text(text.clone()),
             Binding::Output { step, output } => {
                 let outcome = self.outcomes[*step].as_ref();
                 if let Some(path) = outcome.and_then(|o| o.artifacts.get(output)) {
@@ -93,11 +125,229 @@ impl State<'_> {
                         identity: format!("{}/{output}", self.keys[*step]),
                     }
                 } else {
-                    let text = outcome.and_then(|o| o.outputs.get(output)).cloned();
-                    InputValue::Text(text.unwrap_or_default())
+                    InputValue::Text(self.text(binding).unwrap_or_default())
+                }
+            }
+            other => InputValue::Text(self.text(other).unwrap_or_default()),
+        }
+    }
+
+    fn finish(&mut self, i: usize, status: TaskStatus, message: Option<String>) {
+        self.status[i] = status;
+        self.outcomes[i] = Some(Outcome {
+            status,
+            attempts: 0,
+            exit_code: None,
+            outputs: BTreeMap::new(),
+            artifacts: BTreeMap::new(),
+            message,
+            seconds: 0.0,
+        });
+    }
+
+    /// Expands a ready group: evaluates its condition, resolves its items, and adds the
+    /// steps of each iteration (or marks it skipped).
+    fn expand(&mut self, i: usize) {
+        let step = self.steps[i].clone();
+        let StepKind::Group {
+            graph,
+            when,
+            repeat,
+        } = &step.kind
+        else {
+            return;
+        };
+        if let Some((condition, bindings)) = when {
+            let operands = condition.operands();
+            let value = |operand: &Operand| {
+                let index = operands.iter().position(|o| std::ptr::eq(*o, operand))?;
+                self.text(&bindings[index])
+            };
+            match condition.evaluate(&value) {
+                Ok(true) => {}
+                Ok(false) => {
+                    self.finish(
+                        i,
+                        TaskStatus::Skipped,
+                        Some("its condition is false".into()),
+                    );
+                    return;
+                }
+                Err(message) => {
+                    self.finish(i, TaskStatus::Failed, Some(format!("condition: {message}")));
+                    return;
                 }
             }
         }
+        let items: Vec<Option<String>> = match repeat {
+            None => vec![None],
+            Some((repeat, binding)) => match &repeat.items {
+                LoopItems::Static(values) => values.iter().map(|v| Some(json_to_text(v))).collect(),
+                LoopItems::Range { start, end } => {
+                    (*start..*end).map(|n| Some(n.to_string())).collect()
+                }
+                LoopItems::Param(_) => {
+                    let text = binding
+                        .as_ref()
+                        .and_then(|b| self.text(b))
+                        .unwrap_or_default();
+                    match serde_json::from_str::<Vec<serde_json::Value>>(&text) {
+                        Ok(values) => values.iter().map(|v| Some(json_to_text(v))).collect(),
+                        Err(e) => {
+                            self.finish(
+                                i,
+                                TaskStatus::Failed,
+                                Some(format!("loop items are not a JSON list ({e}): {text}")),
+                            );
+                            return;
+                        }
+                    }
+                }
+            },
+        };
+        let window = repeat
+            .as_ref()
+            .and_then(|(r, _)| r.parallelism)
+            .map(|n| n as usize);
+        let mut iterations: Vec<(BTreeMap<String, Binding>, Vec<usize>)> = Vec::new();
+        for (k, item) in items.iter().enumerate() {
+            let inputs: BTreeMap<String, Binding> = step
+                .inputs
+                .iter()
+                .map(|(name, binding)| {
+                    let bound = match (binding, item) {
+                        (Binding::Item, Some(item)) => Binding::Text(item.clone()),
+                        (other, _) => other.clone(),
+                    };
+                    (name.clone(), bound)
+                })
+                .collect();
+            let prefix = if repeat.is_some() {
+                format!("{}/{k}/", step.path)
+            } else {
+                format!("{}/", step.path)
+            };
+            let mut new_steps = Vec::new();
+            let offset = self.steps.len();
+            let (outputs, _) = plan::flatten(graph, &prefix, &inputs, &mut new_steps);
+            // flatten numbered the new steps from 0: shift them after the existing ones.
+            let shift = |b: &Binding| match b {
+                Binding::Output { step, output } if *step < new_steps.len() => Binding::Output {
+                    step: step + offset,
+                    output: output.clone(),
+                },
+                other => other.clone(),
+            };
+            let outputs = outputs.iter().map(|(k, b)| (k.clone(), shift(b))).collect();
+            let count = new_steps.len();
+            for mut new in new_steps.clone() {
+                new.upstream = new.upstream.iter().map(|u| u + offset).collect();
+                new.inputs = new
+                    .inputs
+                    .iter()
+                    .map(|(k, b)| (k.clone(), shift(b)))
+                    .collect();
+                if let StepKind::Group { when, repeat, .. } = &mut new.kind {
+                    if let Some((_, bindings)) = when {
+                        *bindings = bindings.iter().map(shift).collect();
+                    }
+                    if let Some((_, Some(binding))) = repeat {
+                        *binding = shift(binding);
+                    }
+                }
+                // At most `window` iterations at once: iteration k waits for k - window.
+                if let Some(window) = window
+                    && k >= window
+                {
+                    new.upstream
+                        .extend(iterations[k - window].1.iter().copied());
+                }
+                new.upstream.sort_unstable();
+                new.upstream.dedup();
+                self.push(new);
+            }
+            iterations.push((outputs, (offset..offset + count).collect()));
+        }
+        self.status[i] = TaskStatus::Running;
+        self.groups.insert(
+            i,
+            GroupRun {
+                iterations,
+                repeated: repeat.is_some(),
+            },
+        );
+    }
+
+    /// Finishes every expanded group whose steps have all finished.
+    fn settle_groups(&mut self) -> bool {
+        let mut changed = false;
+        let ready: Vec<usize> =
+            self.groups
+                .iter()
+                .filter(|(_, g)| {
+                    g.iterations.iter().flat_map(|(_, steps)| steps).all(|&s| {
+                        !matches!(self.status[s], TaskStatus::Pending | TaskStatus::Running)
+                    })
+                })
+                .map(|(&i, _)| i)
+                .collect();
+        for i in ready {
+            let Some(group) = self.groups.remove(&i) else {
+                continue;
+            };
+            changed = true;
+            let failed = group
+                .iterations
+                .iter()
+                .flat_map(|(_, steps)| steps)
+                .any(|&s| self.status[s] == TaskStatus::Failed);
+            if failed {
+                self.finish(
+                    i,
+                    TaskStatus::Failed,
+                    Some("a task inside it failed".into()),
+                );
+                continue;
+            }
+            let mut outputs = BTreeMap::new();
+            let mut artifacts = BTreeMap::new();
+            let names: Vec<String> = group
+                .iterations
+                .first()
+                .map(|(o, _)| o.keys().cloned().collect())
+                .unwrap_or_default();
+            for name in names {
+                if group.repeated {
+                    // As Argo collects a loop's outputs: a JSON list of each iteration's text.
+                    let values: Vec<String> = group
+                        .iterations
+                        .iter()
+                        .map(|(o, _)| o.get(&name).and_then(|b| self.text(b)).unwrap_or_default())
+                        .collect();
+                    outputs.insert(name, serde_json::to_string(&values).unwrap_or_default());
+                } else if let Some(binding) = group.iterations[0].0.get(&name) {
+                    match self.resolve(binding) {
+                        InputValue::Text(text) => {
+                            outputs.insert(name, text);
+                        }
+                        InputValue::Artifact { path, .. } => {
+                            artifacts.insert(name, path);
+                        }
+                    }
+                }
+            }
+            self.status[i] = TaskStatus::Succeeded;
+            self.outcomes[i] = Some(Outcome {
+                status: TaskStatus::Succeeded,
+                attempts: 0,
+                exit_code: None,
+                outputs,
+                artifacts,
+                message: None,
+                seconds: 0.0,
+            });
+        }
+        changed
     }
 
     fn record(
@@ -110,7 +360,6 @@ impl State<'_> {
         store: &Store,
     ) -> RunRecord {
         let tasks = self
-            .plan
             .steps
             .iter()
             .enumerate()
@@ -118,7 +367,7 @@ impl State<'_> {
                 let outcome = self.outcomes[i].as_ref();
                 TaskRecord {
                     name: step.path.clone(),
-                    component: step.component.name.clone(),
+                    component: step.label().to_owned(),
                     status: self.status[i],
                     cache_key: self.keys[i].clone(),
                     attempts: outcome.map_or(0, |o| o.attempts),
@@ -136,20 +385,23 @@ impl State<'_> {
             .status
             .iter()
             .all(|s| !matches!(s, TaskStatus::Pending | TaskStatus::Running));
-        let failed = self
-            .status
-            .iter()
-            .any(|s| matches!(s, TaskStatus::Failed | TaskStatus::Skipped));
+        let failed = self.status.iter().any(|s| *s == TaskStatus::Failed)
+            || self.outcomes.iter().flatten().any(|o| {
+                o.status == TaskStatus::Skipped
+                    && o.message.as_deref() != Some("its condition is false")
+            });
         let mut outputs = BTreeMap::new();
         let mut artifacts = BTreeMap::new();
         if finished && !failed {
-            for (name, binding) in &self.plan.outputs {
+            for (name, binding) in &self.outputs {
                 match self.resolve(binding) {
-                    InputValue::Text(text) => outputs.insert(name.clone(), text),
-                    InputValue::Artifact { path, .. } => {
-                        artifacts.insert(name.clone(), path).map(|_| String::new())
+                    InputValue::Text(text) => {
+                        outputs.insert(name.clone(), text);
                     }
-                };
+                    InputValue::Artifact { path, .. } => {
+                        artifacts.insert(name.clone(), path);
+                    }
+                }
             }
         }
         RunRecord {
@@ -213,150 +465,67 @@ pub fn run(
         stream_logs: options.stream_logs,
         cancel: &cancel,
     };
-    let n = plan.steps.len();
     let mut state = State {
-        plan: &plan,
-        status: vec![TaskStatus::Pending; n],
-        outcomes: vec![None; n],
-        keys: vec![String::new(); n],
-        started: vec![None; n],
+        steps: Vec::new(),
+        outputs: plan.outputs.clone(),
+        status: Vec::new(),
+        outcomes: Vec::new(),
+        keys: Vec::new(),
+        started: Vec::new(),
+        groups: BTreeMap::new(),
+        run_status: "Succeeded".into(),
     };
+    for step in plan.steps.clone() {
+        state.push(step);
+    }
     let started = previous
         .as_ref()
         .map_or_else(now_rfc3339, |p| p.started.clone());
     let clock = Instant::now();
-    let progress = report::Progress::new(n, options.progress);
-    let mut last_save = Instant::now();
+    let progress = report::Progress::new(plan.steps.len(), options.progress);
     let mut stopping = false;
-    let mut running = 0usize;
-    let (sender, receiver) = mpsc::channel::<(usize, Outcome)>();
-    std::thread::scope(|scope| -> Result<(), RunError> {
-        loop {
-            // Start every step that can start.
-            if !stopping {
-                for i in 0..n {
-                    if running >= options.parallelism.max(1) {
-                        break;
-                    }
-                    if state.status[i] != TaskStatus::Pending
-                        || !plan.steps[i]
-                            .upstream
-                            .iter()
-                            .all(|&u| state.status[u].is_done())
-                    {
-                        continue;
-                    }
-                    let step = &plan.steps[i];
-                    let inputs: BTreeMap<String, InputValue> = step
-                        .inputs
-                        .iter()
-                        .map(|(k, b)| (k.clone(), state.resolve(b)))
-                        .collect();
-                    let key = cache_key(step, &inputs, &binary_hash);
-                    state.keys[i] = key.clone();
-                    let caching = options.cache && step.config.caching != Some(false);
-                    let reused = caching
-                        .then(|| runner.cached(step, &key))
-                        .flatten()
-                        .or_else(|| {
-                            // A resumed run keeps what its earlier attempt finished, cached or not.
-                            let task = previous
-                                .as_ref()?
-                                .tasks
-                                .iter()
-                                .find(|t| t.name == step.path)?;
-                            (task.status.is_done()
-                                && task.cache_key == key
-                                && task.artifacts.values().all(|p| p.exists()))
-                            .then(|| Outcome {
-                                status: TaskStatus::Cached,
-                                attempts: 0,
-                                exit_code: None,
-                                outputs: task.outputs.clone(),
-                                artifacts: task.artifacts.clone(),
-                                message: None,
-                                seconds: 0.0,
-                            })
-                        });
-                    if let Some(outcome) = reused {
-                        state.status[i] = TaskStatus::Cached;
-                        state.outcomes[i] = Some(outcome);
-                        progress.finished(&step.path, TaskStatus::Cached);
-                        continue;
-                    }
-                    state.status[i] = TaskStatus::Running;
-                    state.started[i] = Some(clock.elapsed().as_secs_f64());
-                    running += 1;
-                    progress.started(&step.path);
-                    let sender = sender.clone();
-                    let runner = &runner;
-                    scope.spawn(move || {
-                        let outcome = runner.run(step, &inputs, &key, caching);
-                        let _ = sender.send((i, outcome));
-                    });
-                }
-            }
-            if running == 0 {
-                // Every step that could start has; what is left waits behind a failure.
-                break;
-            }
-            let (i, outcome) = match receiver.recv_timeout(Duration::from_millis(200)) {
-                Ok(done) => done,
-                Err(mpsc::RecvTimeoutError::Timeout) => {
-                    progress.tick();
-                    continue;
-                }
-                Err(mpsc::RecvTimeoutError::Disconnected) => break,
-            };
-            running -= 1;
-            state.status[i] = outcome.status;
-            if outcome.status == TaskStatus::Failed {
-                let step = &plan.steps[i];
-                let folder = store.task_dir(&id, &step.path);
-                progress.failed(
-                    &step.path,
-                    outcome.message.as_deref().unwrap_or("failed"),
-                    &folder,
-                );
-                stopping = true;
-                if options.fail_fast {
-                    cancel.store(true, Ordering::Relaxed);
-                }
-            } else {
-                progress.finished(&plan.steps[i].path, outcome.status);
-            }
-            state.outcomes[i] = Some(outcome);
-            if last_save.elapsed() > Duration::from_millis(250) {
-                store.save(&state.record(
-                    &id,
-                    &graph.name,
-                    &started,
-                    clock.elapsed().as_secs_f64(),
-                    &params,
-                    &store,
-                ))?;
-                last_save = Instant::now();
+    // Recorded from the start, so that a run killed early can still be resumed.
+    store.save(&state.record(&id, &graph.name, &started, 0.0, &params, &store))?;
+    let context = Context {
+        options,
+        runner: &runner,
+        binary_hash: &binary_hash,
+        previous: previous.as_ref(),
+        progress: &progress,
+        store: &store,
+        id: &id,
+        pipeline: &graph.name,
+        started: &started,
+        params: &params,
+        clock,
+        cancel: &cancel,
+    };
+    context.drive(&mut state, &mut stopping)?;
+    if let Some(exit) = plan.exit_handler.clone() {
+        // The exit handler runs whatever happened, and sees how the rest ended.
+        let failed = state.status.iter().any(|s| *s == TaskStatus::Failed);
+        state.run_status = if failed { "Failed" } else { "Succeeded" }.into();
+        for status in state.status.iter_mut() {
+            if *status == TaskStatus::Pending {
+                *status = TaskStatus::Skipped;
             }
         }
-        Ok(())
-    })?;
-    for (i, status) in state.status.iter_mut().enumerate() {
-        if *status == TaskStatus::Pending {
-            *status = TaskStatus::Skipped;
+        state.push(exit);
+        cancel.store(false, Ordering::Relaxed);
+        let mut exit_stopping = false;
+        context.drive(&mut state, &mut exit_stopping)?;
+        stopping |= exit_stopping;
+    }
+    for i in 0..state.steps.len() {
+        if state.status[i] == TaskStatus::Pending
+            || (state.status[i] == TaskStatus::Skipped && state.outcomes[i].is_none())
+        {
             let reason = if stopping {
                 "not run: an upstream or earlier task failed"
             } else {
                 "not run"
             };
-            state.outcomes[i] = Some(Outcome {
-                status: TaskStatus::Skipped,
-                attempts: 0,
-                exit_code: None,
-                outputs: BTreeMap::new(),
-                artifacts: BTreeMap::new(),
-                message: Some(reason.to_owned()),
-                seconds: 0.0,
-            });
+            state.finish(i, TaskStatus::Skipped, Some(reason.to_owned()));
         }
     }
     progress.done();
@@ -369,8 +538,158 @@ pub fn run(
         &store,
     );
     store.save(&record)?;
-    report::write_graph(&store.run_dir(&id), &plan, &state.status);
+    report::write_graph(&store.run_dir(&id), &state.steps, &state.status);
     Ok(record)
+}
+
+/// What the scheduling loop needs besides the state.
+struct Context<'a> {
+    options: &'a RunOptions,
+    runner: &'a StepRunner<'a>,
+    binary_hash: &'a str,
+    previous: Option<&'a RunRecord>,
+    progress: &'a report::Progress,
+    store: &'a Store,
+    id: &'a str,
+    pipeline: &'a str,
+    started: &'a str,
+    params: &'a BTreeMap<String, serde_json::Value>,
+    clock: Instant,
+    cancel: &'a AtomicBool,
+}
+
+impl Context<'_> {
+    /// Reuses a task's outputs from the cache, or from the run being resumed.
+    fn reuse(&self, step: &Step, key: &str, caching: bool) -> Option<Outcome> {
+        if caching && let Some(outcome) = self.runner.cached(step, key) {
+            return Some(outcome);
+        }
+        let task = self.previous?.tasks.iter().find(|t| t.name == step.path)?;
+        (task.status.is_done()
+            && task.cache_key == key
+            && task.artifacts.values().all(|p| p.exists()))
+        .then(|| Outcome {
+            status: TaskStatus::Cached,
+            attempts: 0,
+            exit_code: None,
+            outputs: task.outputs.clone(),
+            artifacts: task.artifacts.clone(),
+            message: None,
+            seconds: 0.0,
+        })
+    }
+
+    /// Runs steps until none can start and none is running.
+    fn drive(&self, state: &mut State, stopping: &mut bool) -> Result<(), RunError> {
+        let mut last_save = Instant::now();
+        let mut running = 0usize;
+        let (sender, receiver) = mpsc::channel::<(usize, Outcome)>();
+        std::thread::scope(|scope| -> Result<(), RunError> {
+            loop {
+                // Start (or expand) every step that can start; repeat while groups expand.
+                let mut progressed = true;
+                while progressed && !*stopping {
+                    progressed = state.settle_groups();
+                    for i in 0..state.steps.len() {
+                        if running >= self.options.parallelism.max(1) {
+                            break;
+                        }
+                        if state.status[i] != TaskStatus::Pending
+                            || !state.steps[i].upstream.iter().all(|&u| {
+                                state.status[u].is_done()
+                                    || state.status[u] == TaskStatus::Skipped
+                                        && state.outcomes[u]
+                                            .as_ref()
+                                            .and_then(|o| o.message.as_deref())
+                                            == Some("its condition is false")
+                            })
+                        {
+                            continue;
+                        }
+                        progressed = true;
+                        let step = state.steps[i].clone();
+                        if matches!(step.kind, StepKind::Group { .. }) {
+                            state.started[i] = Some(self.clock.elapsed().as_secs_f64());
+                            state.expand(i);
+                            if state.status[i] == TaskStatus::Failed {
+                                *stopping = true;
+                            }
+                            continue;
+                        }
+                        let inputs: BTreeMap<String, InputValue> = step
+                            .inputs
+                            .iter()
+                            .map(|(k, b)| (k.clone(), state.resolve(b)))
+                            .collect();
+                        let key = cache_key(&step, &inputs, self.binary_hash);
+                        state.keys[i] = key.clone();
+                        let caching = self.options.cache && step.config.caching != Some(false);
+                        if let Some(outcome) = self.reuse(&step, &key, caching) {
+                            state.status[i] = TaskStatus::Cached;
+                            state.outcomes[i] = Some(outcome);
+                            self.progress.finished(&step.path, TaskStatus::Cached);
+                            continue;
+                        }
+                        state.status[i] = TaskStatus::Running;
+                        state.started[i] = Some(self.clock.elapsed().as_secs_f64());
+                        running += 1;
+                        self.progress.started(&step.path);
+                        let sender = sender.clone();
+                        let runner = self.runner;
+                        scope.spawn(move || {
+                            let outcome = runner.run(&step, &inputs, &key, caching);
+                            let _ = sender.send((i, outcome));
+                        });
+                    }
+                }
+                if running == 0 {
+                    if state.settle_groups() && !*stopping {
+                        continue;
+                    }
+                    // Every step that could start has; what is left waits behind a failure.
+                    break;
+                }
+                let (i, outcome) = match receiver.recv_timeout(Duration::from_millis(200)) {
+                    Ok(done) => done,
+                    Err(mpsc::RecvTimeoutError::Timeout) => {
+                        self.progress.tick();
+                        continue;
+                    }
+                    Err(mpsc::RecvTimeoutError::Disconnected) => break,
+                };
+                running -= 1;
+                state.status[i] = outcome.status;
+                if outcome.status == TaskStatus::Failed {
+                    let path = &state.steps[i].path;
+                    let folder = self.store.task_dir(self.id, path);
+                    self.progress.failed(
+                        path,
+                        outcome.message.as_deref().unwrap_or("failed"),
+                        &folder,
+                    );
+                    *stopping = true;
+                    if self.options.fail_fast {
+                        self.cancel.store(true, Ordering::Relaxed);
+                    }
+                } else {
+                    self.progress.finished(&state.steps[i].path, outcome.status);
+                }
+                state.outcomes[i] = Some(outcome);
+                if last_save.elapsed() > Duration::from_millis(250) {
+                    self.store.save(&state.record(
+                        self.id,
+                        self.pipeline,
+                        self.started,
+                        self.clock.elapsed().as_secs_f64(),
+                        self.params,
+                        self.store,
+                    ))?;
+                    last_save = Instant::now();
+                }
+            }
+            Ok(())
+        })
+    }
 }
 
 /// The last lines of a failed task's error log, for messages.
