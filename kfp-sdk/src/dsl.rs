@@ -48,8 +48,8 @@ use crate::validate::{ValidationErrors, validate};
 
 mod flow;
 pub use flow::{
-    Branch, Comparable, Cond, IntoLoopItems, LoopReturn, ParallelFor, on_exit, parallel_for, when,
-    workflow_status,
+    Branch, Comparable, Cond, ConditionOperand, IntoLoopItems, LoopReturn, ParallelFor, on_exit,
+    parallel_for, when, workflow_status,
 };
 
 /// Why a pipeline could not be built.

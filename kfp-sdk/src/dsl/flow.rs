@@ -155,6 +155,33 @@ comparisons! {
     ge => Ge,
 }
 
+/// Only parameters can be compared in a condition; artifacts have the same comparison
+/// methods so that a mistake gets this explanation instead of an unrelated error.
+#[diagnostic::on_unimplemented(
+    message = "conditions compare parameters, and `{Self}` is an artifact",
+    label = "an artifact cannot be compared",
+    note = "compare a parameter the task outputs instead (for example a metric it returns)"
+)]
+pub trait ConditionOperand {}
+
+macro_rules! no_artifact_comparisons {
+    ($($name:ident),*) => {
+        impl<K> super::ArtifactRef<K> {
+            $(
+                /// Not available: conditions compare parameters only.
+                pub fn $name<V>(&self, _other: V) -> Cond
+                where
+                    Self: ConditionOperand,
+                {
+                    unreachable!("ConditionOperand has no implementations")
+                }
+            )*
+        }
+    };
+}
+
+no_artifact_comparisons!(eq, ne, lt, le, gt, ge);
+
 /// What a loop iterates over, before the pipeline is built.
 #[derive(Debug, Clone)]
 pub(crate) enum ItemsSpec {
