@@ -11,6 +11,7 @@ out="${1:-out}"
 mkdir -p "$out"
 export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$HOME/.cache/kfp-rs/target}"
 
+scripts/build-deps.sh
 cargo build --release --quiet --examples
 for example in hello_world add_numbers artifacts diamond; do
     echo "== $example"

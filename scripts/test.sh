@@ -13,6 +13,9 @@ export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$HOME/.cache/kfp-rs/target}"
 export CARGO_TERM_COLOR="${CARGO_TERM_COLOR:-never}"
 step() { printf '\n== %s\n' "$*"; }
 
+step "build tools (nasm for the JPEG decoder's SIMD code)"
+scripts/build-deps.sh
+
 step "python oracle venv (jsonschema, pyyaml, hera)"
 KFP_RS_PYTHON="$(scripts/python-env.sh --print-python)"
 export KFP_RS_PYTHON

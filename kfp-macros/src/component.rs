@@ -211,7 +211,7 @@ fn generate(def: &ComponentDef) -> TokenStream {
     quote_spanned! {span=>
         #function
 
-        #[allow(clippy::module_name_repetitions, unused_imports, non_snake_case, dead_code)]
+        #[allow(clippy::module_name_repetitions, clippy::too_many_arguments, unused_imports, non_snake_case, dead_code)]
         #vis mod #fn_name {
             #![doc = #module_doc]
             use super::*;
