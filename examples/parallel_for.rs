@@ -20,7 +20,7 @@ impl ParamValue for Trial {}
 /// "Trains" with a learning rate: the score peaks at 0.01 (a stand-in for a real model).
 #[component]
 fn train(learning_rate: f64, epochs: u32) -> Result<Trial, String> {
-    if !(learning_rate > 0.0) {
+    if learning_rate.is_nan() || learning_rate <= 0.0 {
         return Err(format!(
             "the learning rate must be positive, got {learning_rate}"
         ));

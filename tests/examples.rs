@@ -12,7 +12,7 @@ use std::process::Command;
 use kfp_sdk::argo::model::Workflow;
 use support::argo_sim::{Simulator, substitute};
 
-const EXAMPLES: [&str; 7] = [
+const EXAMPLES: [&str; 8] = [
     "hello_world",
     "add_numbers",
     "artifacts",
@@ -20,6 +20,7 @@ const EXAMPLES: [&str; 7] = [
     "condition",
     "parallel_for",
     "exit_handler",
+    "kubernetes_config",
 ];
 
 fn compile(name: &str, dir: &std::path::Path) -> (PathBuf, String) {
@@ -497,4 +498,75 @@ fn exit_handler_compiles_to_the_workflow_exit_hook() {
         .as_ref()
         .unwrap();
     assert_eq!(status[0].value.as_deref(), Some("{{workflow.status}}"));
+}
+
+#[test]
+fn control_flow_examples_run_as_argo_would_run_them() {
+    let dir = tempfile::tempdir().unwrap();
+    // condition: seed 1 gives heads, seed 2 tails (see flip_coin).
+    for (seed, expected) in [("1", "it was heads"), ("2", "it was tails")] {
+        let workflow = parse(&compile("condition", dir.path()).1);
+        let binary = support::example("condition");
+        let mut sim = Simulator::new(&workflow, &binary, dir.path());
+        sim.run(&[("seed", seed)]);
+        let announced: Vec<&String> = sim
+            .log
+            .iter()
+            .filter(|(t, _)| t == "announce")
+            .map(|(t, _)| t)
+            .collect();
+        assert_eq!(
+            announced.len(),
+            1,
+            "one branch runs for seed {seed}: {:?}",
+            sim.log
+        );
+        let said = std::fs::read_dir(dir.path())
+            .unwrap()
+            .filter_map(Result::ok)
+            .filter(|e| e.file_name().to_string_lossy().ends_with("-announce"))
+            .map(|e| std::fs::read_to_string(e.path().join("out/output")).unwrap_or_default())
+            .any(|text| text == expected);
+        assert!(said, "seed {seed} should announce {expected:?}");
+        std::fs::remove_dir_all(dir.path()).ok();
+        std::fs::create_dir_all(dir.path()).unwrap();
+    }
+
+    // parallel_for: every learning rate is tried and the best one comes out.
+    let workflow = parse(&compile("parallel_for", dir.path()).1);
+    let binary = support::example("parallel_for");
+    let mut sim = Simulator::new(&workflow, &binary, dir.path());
+    assert_eq!(sim.run(&[]).parameters["output"], "0.01");
+    assert_eq!(sim.log.iter().filter(|(t, _)| t == "train").count(), 5);
+    let mut sim = Simulator::new(&workflow, &binary, dir.path());
+    assert_eq!(
+        sim.run(&[("learning_rates", "[3, 0.02, 0.5]")]).parameters["output"],
+        "0.02"
+    );
+
+    // exit_handler: the hook runs after a failure and sees the status.
+    let workflow = parse(&compile("exit_handler", dir.path()).1);
+    let binary = support::example("exit_handler");
+    let mut sim = Simulator::new(&workflow, &binary, dir.path());
+    sim.tolerate_failures = true;
+    sim.run(&[("fail", "true")]);
+    assert!(sim.failed);
+    let report = sim
+        .log
+        .iter()
+        .find(|(t, _)| t == "report")
+        .expect("the exit hook ran");
+    let folder = report.1.last().unwrap();
+    let said = std::fs::read_to_string(std::path::Path::new(folder).join("out/output")).unwrap();
+    assert_eq!(said, "run finished with status Failed; telling ml-team");
+}
+
+#[test]
+fn the_simulator_evaluates_when_like_argo() {
+    use support::argo_sim::evaluate_when;
+    assert!(evaluate_when("'heads' == 'heads'"));
+    assert!(!evaluate_when("!('heads' == 'heads')"));
+    assert!(evaluate_when("(10 > 9) && ('a' != 'b')"));
+    assert!(evaluate_when("!((1 < 0) || (1 == 0))"));
+    assert!(!evaluate_when("2 <= 1.5"));
 }

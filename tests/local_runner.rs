@@ -47,7 +47,7 @@ fn ok(out: &Output) -> String {
 #[test]
 fn every_example_runs_locally_with_the_right_outputs() {
     let store = tempfile::tempdir().unwrap();
-    let cases: [(&str, &[&str], &str); 7] = [
+    let cases: [(&str, &[&str], &str); 8] = [
         ("parallel_for", &[], "0.01"),
         (
             "parallel_for",
@@ -63,6 +63,8 @@ fn every_example_runs_locally_with_the_right_outputs() {
         ("add_numbers", &["-p", "a=2", "-p", "b=0.5"], "3.5"),
         ("artifacts", &["-p", "rows=10"], "285"),
         ("diamond", &[], "(start>first>left | start>first>right)"),
+        // Its Kubernetes settings (Secrets, volumes, GPU, ...) are ignored here.
+        ("kubernetes_config", &[], "score: 16.5"),
     ];
     for (example, args, expected) in cases {
         ok(&run(example, store.path(), args));

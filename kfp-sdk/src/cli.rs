@@ -26,7 +26,7 @@ struct Cli {
 
 #[derive(Subcommand)]
 enum Command {
-    /// Compile a pipeline to an Argo Workflow (YAML).
+    /// Compile a pipeline to Argo YAML: a Workflow, a WorkflowTemplate or a CronWorkflow.
     Compile {
         /// The pipeline to compile (needed when the binary holds several).
         #[arg(long)]
@@ -41,6 +41,9 @@ enum Command {
         /// The path of this binary inside the image [default: /usr/local/bin/BINARY_NAME].
         #[arg(long)]
         binary: Option<String>,
+        /// The resource kind and workflow-level options.
+        #[command(flatten)]
+        resource: Box<argo::CompileArgs>,
     },
     /// Run one component: the entry point inside a step's container.
     ComponentExec {
@@ -117,16 +120,16 @@ pub fn run(bin_name: &str) -> ExitCode {
             output,
             image,
             binary,
+            resource,
         } => {
             let image = image
                 .or_else(|| std::env::var("KFP_IMAGE").ok().filter(|s| !s.is_empty()))
                 .unwrap_or_else(|| format!("{bin_name}:latest"));
             let binary = binary.unwrap_or_else(|| format!("/usr/local/bin/{bin_name}"));
-            compile(
-                pipeline.as_deref(),
-                output,
-                &ArgoOptions::new(image, binary),
-            )
+            resource.to_options().and_then(|(workflow, kind)| {
+                let options = ArgoOptions::new(image, binary).with_workflow(workflow);
+                compile(pipeline.as_deref(), output, &options, &kind)
+            })
         }
         Command::ComponentExec { name, args } => ExecArgs::parse(args)
             .and_then(|args| run_component(&name, args))
@@ -224,20 +227,38 @@ fn runnable_graph(pipeline: Option<&str>) -> Result<crate::PipelineGraph, String
 /// Compiles the named pipeline (or the only one) to YAML, checking that this binary can
 /// run every component it uses.
 pub fn compile_to_yaml(pipeline: Option<&str>, options: &ArgoOptions) -> Result<String, String> {
+    compile_resource_to_yaml(pipeline, options, &argo::ResourceKind::Workflow)
+}
+
+/// Compiles the named pipeline (or the only one) to YAML as the resource `kind` (a
+/// `Workflow`, a `WorkflowTemplate` and the `Workflow` running it, or a `CronWorkflow`).
+pub fn compile_resource_to_yaml(
+    pipeline: Option<&str>,
+    options: &ArgoOptions,
+    kind: &argo::ResourceKind,
+) -> Result<String, String> {
     let graph = runnable_graph(pipeline)?;
-    let workflow = argo::compile(&graph, options).map_err(|e| e.to_string())?;
-    for warning in argo::full_crd_warnings(&workflow) {
+    let resource = argo::compile_as(&graph, options, kind).map_err(|e| e.to_string())?;
+    let warnings = match &resource {
+        argo::Resource::Workflow(workflow) => argo::full_crd_warnings(workflow),
+        other => argo::full_crd_warnings(&argo::model::Workflow::new(
+            Default::default(),
+            other.workflow_spec().clone(),
+        )),
+    };
+    for warning in warnings {
         eprintln!("warning: {warning}");
     }
-    argo::to_yaml(&workflow).map_err(|e| e.to_string())
+    resource.to_yaml().map_err(|e| e.to_string())
 }
 
 fn compile(
     pipeline: Option<&str>,
     output: Option<PathBuf>,
     options: &ArgoOptions,
+    kind: &argo::ResourceKind,
 ) -> Result<(), String> {
-    let yaml = compile_to_yaml(pipeline, options)?;
+    let yaml = compile_resource_to_yaml(pipeline, options, kind)?;
     match output {
         None => {
             print!("{yaml}");

@@ -1,8 +1,11 @@
-//! Task configuration: resources, retries, environment, caching, display name.
+//! Task configuration: resources, retries, environment, caching, display name, and the
+//! Kubernetes settings of [`crate::kubernetes`].
 //!
 //! A [`TaskConfig`] sits on a component (defaults for all its tasks) and on each task (the
 //! task's own settings); [`TaskConfig::merged_over`] gives the settings a task runs with.
 use std::collections::BTreeMap;
+
+use crate::kubernetes::KubernetesConfig;
 
 /// CPU, memory and GPU requests and limits, in Kubernetes quantity syntax (`"500m"`, `"2Gi"`).
 #[derive(Debug, Clone, Default, PartialEq, Eq, Hash)]
@@ -51,6 +54,33 @@ pub struct Backoff {
     pub factor: u32,
     /// The longest total time to keep retrying (`"1h"`), if limited.
     pub max_duration: Option<String>,
+    /// The longest single wait (`"5m"`): the wait stops growing once it reaches this.
+    pub cap: Option<String>,
+}
+
+/// Which failures a task is retried after (Argo's `retryPolicy`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum RetryOn {
+    /// Failures of the step itself: a non-zero exit (Argo's default).
+    OnFailure,
+    /// Errors of the system around it: the pod deleted or evicted, the node lost, ...
+    OnError,
+    /// Only transient errors (those matching the controller's `TRANSIENT_ERROR_PATTERN`).
+    OnTransientError,
+    /// Both failures and errors.
+    Always,
+}
+
+impl RetryOn {
+    /// The name Argo uses.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            RetryOn::OnFailure => "OnFailure",
+            RetryOn::OnError => "OnError",
+            RetryOn::OnTransientError => "OnTransientError",
+            RetryOn::Always => "Always",
+        }
+    }
 }
 
 /// When and how often a failed task is tried again.
@@ -60,6 +90,8 @@ pub struct RetryPolicy {
     pub limit: u32,
     /// Waits between tries; none means retry at once.
     pub backoff: Option<Backoff>,
+    /// Which failures are retried; Argo's default ([`RetryOn::OnFailure`]) when unset.
+    pub policy: Option<RetryOn>,
 }
 
 impl RetryPolicy {
@@ -68,17 +100,45 @@ impl RetryPolicy {
         RetryPolicy {
             limit,
             backoff: None,
+            policy: None,
         }
+    }
+
+    /// Retries after these failures only.
+    pub fn on(mut self, policy: RetryOn) -> Self {
+        self.policy = Some(policy);
+        self
     }
 
     /// Wait `duration` before the first retry, `factor` times longer before each next one.
     pub fn with_backoff(mut self, duration: impl Into<String>, factor: u32) -> Self {
-        self.backoff = Some(Backoff {
-            duration: duration.into(),
-            factor,
-            max_duration: None,
-        });
+        let backoff = self.backoff_or_default();
+        backoff.duration = duration.into();
+        backoff.factor = factor;
         self
+    }
+
+    /// Never waits longer than `cap` (`"5m"`) between tries (needs a backoff: see
+    /// [`RetryPolicy::with_backoff`]; without one, this sets a backoff of `"1s"`, factor 2).
+    pub fn cap(mut self, cap: impl Into<String>) -> Self {
+        self.backoff_or_default().cap = Some(cap.into());
+        self
+    }
+
+    /// Stops retrying once `duration` (`"1h"`) has passed since the first try (needs a
+    /// backoff, like [`RetryPolicy::cap`]).
+    pub fn max_duration(mut self, duration: impl Into<String>) -> Self {
+        self.backoff_or_default().max_duration = Some(duration.into());
+        self
+    }
+
+    fn backoff_or_default(&mut self) -> &mut Backoff {
+        self.backoff.get_or_insert_with(|| Backoff {
+            duration: "1s".into(),
+            factor: 2,
+            max_duration: None,
+            cap: None,
+        })
     }
 }
 
@@ -100,6 +160,9 @@ pub struct TaskConfig {
     /// The longest one try may take, in seconds, before it is killed and counts as failed
     /// (Argo's `activeDeadlineSeconds`).
     pub timeout_seconds: Option<u64>,
+    /// Kubernetes settings: Secrets, volumes, scheduling, pod metadata, memoization (see
+    /// [`crate::kubernetes`]).
+    pub kubernetes: KubernetesConfig,
 }
 
 impl TaskConfig {
@@ -119,6 +182,7 @@ impl TaskConfig {
             caching: self.caching.or(base.caching),
             image: self.image.clone().or_else(|| base.image.clone()),
             timeout_seconds: self.timeout_seconds.or(base.timeout_seconds),
+            kubernetes: self.kubernetes.merged_over(&base.kubernetes),
         }
     }
 }

@@ -40,7 +40,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 
 use crate::artifact::ArtifactKind;
 use crate::component::{ComponentSpec, InputSpec, IoType, OutputSpec};
-use crate::config::{Backoff, RetryPolicy, TaskConfig};
+use crate::config::{RetryPolicy, TaskConfig};
 use crate::graph::{Executable, PipelineGraph, PipelineOutput, Task as GraphTask, ValueSource};
 use crate::names;
 use crate::param::{ParamType, ParamValue};
@@ -229,6 +229,8 @@ pub(crate) struct State {
     /// The pipeline this group belongs to (groups: conditions, loops, exit handlers).
     parent: Option<Rc<RefCell<State>>>,
     exit_handler: Option<TaskState>,
+    /// Settings for every task of this pipeline, under the component's and the task's own.
+    defaults: TaskConfig,
 }
 
 /// A value a group reads from an enclosing pipeline: it becomes an input of the group.
@@ -244,6 +246,49 @@ thread_local! {
 
 fn current_scope() -> Option<Rc<RefCell<State>>> {
     SCOPES.with(|s| s.borrow().last().cloned())
+}
+
+/// Sets defaults for every task of the pipeline being built (and of the groups and nested
+/// pipelines built after this call): a component's own settings and a task's win over them.
+/// Call it first in a `#[pipeline]` body.
+///
+/// ```
+/// use kfp_sdk::prelude::*;
+/// use kfp_sdk::config::TaskConfig;
+/// use kfp_sdk::kubernetes::KubernetesConfig;
+///
+/// #[component]
+/// fn step() {}
+///
+/// #[pipeline]
+/// fn on_the_batch_pool() {
+///     kfp_sdk::dsl::task_defaults(TaskConfig {
+///         kubernetes: KubernetesConfig::new().node_selector("pool", "batch"),
+///         ..TaskConfig::default()
+///     });
+///     step::task();
+///     step::task().node_selector("pool", "fast");
+/// }
+///
+/// fn main() {
+///     let graph = on_the_batch_pool::graph().unwrap();
+///     let pools: Vec<_> = graph.tasks.iter()
+///         .map(|t| t.effective_config().kubernetes.node_selector["pool"].clone())
+///         .collect();
+///     assert_eq!(pools, ["batch", "fast"]);
+/// }
+/// ```
+///
+/// # Panics
+/// Outside a pipeline.
+pub fn task_defaults(defaults: TaskConfig) {
+    let Some(state) = current_scope() else {
+        panic!(
+            "dsl::task_defaults was called outside a pipeline: call it inside a #[pipeline] function"
+        );
+    };
+    let mut state = state.borrow_mut();
+    state.defaults = defaults.merged_over(&state.defaults);
 }
 
 /// Declares a pipeline's inputs and collects its tasks.
@@ -264,8 +309,23 @@ impl PipelineBuilder {
                 errors: Vec::new(),
                 parent: None,
                 exit_handler: None,
+                // Groups and nested pipelines built inside a pipeline inherit its defaults.
+                defaults: current_scope()
+                    .map(|s| s.borrow().defaults.clone())
+                    .unwrap_or_default(),
             })),
         }
+    }
+
+    /// Sets defaults for every task of this pipeline (and of the groups and nested
+    /// pipelines built inside it): a component's own settings and a task's win over them.
+    /// Inside a `#[pipeline]` body, use [`task_defaults`].
+    pub fn task_defaults(self, defaults: TaskConfig) -> Self {
+        {
+            let mut state = self.state.borrow_mut();
+            state.defaults = defaults.merged_over(&state.defaults);
+        }
+        self
     }
 
     /// Sets the description.
@@ -405,15 +465,26 @@ impl PipelineBuilder {
             capture_names,
             errors: state.errors.clone(),
         };
+        // Pipeline defaults go under the component's settings (folded into the task's).
+        let with_defaults = |mut task: GraphTask| {
+            if let Executable::Component(c) = &task.executable
+                && state.defaults != TaskConfig::default()
+            {
+                task.config = task
+                    .config
+                    .merged_over(&c.config.merged_over(&state.defaults));
+            }
+            task
+        };
         let mut tasks = Vec::with_capacity(state.tasks.len());
         for (index, task) in state.tasks.iter().enumerate() {
             let name = &task_names[index];
-            tasks.push(resolver.task(task, name));
+            tasks.push(with_defaults(resolver.task(task, name)));
         }
         let exit_handler = state
             .exit_handler
             .as_ref()
-            .map(|task| Box::new(resolver.task(task, "exit-handler")));
+            .map(|task| Box::new(with_defaults(resolver.task(task, "exit-handler"))));
         let outputs = outputs
             .into_iter()
             .map(|(spec, source)| {
@@ -823,14 +894,7 @@ impl<O> Task<O> {
 
     /// Retries with exponential backoff: wait `duration` (`"10s"`), then `factor` times longer.
     pub fn retries_with_backoff(self, limit: u32, duration: &str, factor: u32) -> Self {
-        let policy = RetryPolicy {
-            limit,
-            backoff: Some(Backoff {
-                duration: duration.to_owned(),
-                factor,
-                max_duration: None,
-            }),
-        };
+        let policy = RetryPolicy::new(limit).with_backoff(duration, factor);
         self.handle.config(|c| c.retry = Some(policy));
         self
     }

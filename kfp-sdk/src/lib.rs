@@ -86,8 +86,11 @@
 //! argument per input: a constant (`3`, `"text"`), a pipeline parameter, or another task's
 //! output handle. [`Task`] methods configure the task: `.retries(n)`,
 //! `.cpu_request("2")`, `.memory_limit("4Gi")`, `.gpus(1)`, `.env("K", "v")`,
-//! `.caching(false)`, `.display_name(..)`, `.after(&other)`, `.name(..)`. A `#[pipeline]`
-//! also has `pipeline::task(..)`, so a whole pipeline can be one step of another.
+//! `.caching(false)`, `.display_name(..)`, `.after(&other)`, `.name(..)`. Kubernetes
+//! settings (Secrets as environment variables, volumes, node selectors, tolerations,
+//! affinity, pod metadata, service account, Argo memoization) are methods too; see
+//! [`kubernetes`]. A `#[pipeline]` also has `pipeline::task(..)`, so a whole pipeline can be
+//! one step of another.
 //!
 //! # Without macros
 //!
@@ -108,6 +111,7 @@ pub mod control;
 pub mod dsl;
 pub mod executor;
 pub mod graph;
+pub mod kubernetes;
 pub mod local;
 pub mod names;
 pub mod outputs;

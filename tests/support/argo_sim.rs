@@ -28,6 +28,139 @@ pub struct Simulator<'a> {
     steps: usize,
     /// The container steps run, in order: (template name, args).
     pub log: Vec<(String, Vec<String>)>,
+    /// Whether a step failed (only when `tolerate_failures`; otherwise a failure panics).
+    pub failed: bool,
+    /// Record a failing step instead of panicking, skip what follows, run the exit hook.
+    pub tolerate_failures: bool,
+    /// `workflow.parameters.*` and `workflow.status`.
+    globals: BTreeMap<String, String>,
+}
+
+/// Evaluates an Argo `when` expression after substitution: comparisons of quoted strings,
+/// numbers and booleans, with `&&`, `||`, `!` and parentheses.
+pub fn evaluate_when(expression: &str) -> bool {
+    #[derive(Debug, Clone, PartialEq)]
+    enum Token {
+        Value(String),
+        Op(String),
+        Open,
+        Close,
+        Not,
+    }
+    let chars: Vec<char> = expression.chars().collect();
+    let mut tokens = Vec::new();
+    let mut i = 0;
+    while i < chars.len() {
+        let c = chars[i];
+        match c {
+            ' ' => i += 1,
+            '(' => {
+                tokens.push(Token::Open);
+                i += 1
+            }
+            ')' => {
+                tokens.push(Token::Close);
+                i += 1
+            }
+            '\'' => {
+                let mut text = String::new();
+                i += 1;
+                while i < chars.len() && chars[i] != '\'' {
+                    if chars[i] == '\\' && i + 1 < chars.len() {
+                        i += 1;
+                    }
+                    text.push(chars[i]);
+                    i += 1;
+                }
+                i += 1;
+                tokens.push(Token::Value(text));
+            }
+            '!' if chars.get(i + 1) != Some(&'=') => {
+                tokens.push(Token::Not);
+                i += 1
+            }
+            '=' | '!' | '<' | '>' | '&' | '|' => {
+                let mut op = String::from(c);
+                if matches!(chars.get(i + 1), Some('=' | '&' | '|')) {
+                    op.push(chars[i + 1]);
+                    i += 1;
+                }
+                tokens.push(Token::Op(op));
+                i += 1;
+            }
+            _ => {
+                let mut text = String::new();
+                while i < chars.len() && !" ()=!<>&|".contains(chars[i]) {
+                    text.push(chars[i]);
+                    i += 1;
+                }
+                tokens.push(Token::Value(text));
+            }
+        }
+    }
+    // Recursive descent: or := and ('||' and)*; and := unary ('&&' unary)*;
+    // unary := '!' unary | '(' or ')' | value op value.
+    fn or(t: &[Token], i: &mut usize) -> bool {
+        let mut v = and(t, i);
+        while t.get(*i) == Some(&Token::Op("||".into())) {
+            *i += 1;
+            let r = and(t, i);
+            v = v || r;
+        }
+        v
+    }
+    fn and(t: &[Token], i: &mut usize) -> bool {
+        let mut v = unary(t, i);
+        while t.get(*i) == Some(&Token::Op("&&".into())) {
+            *i += 1;
+            let r = unary(t, i);
+            v = v && r;
+        }
+        v
+    }
+    fn unary(t: &[Token], i: &mut usize) -> bool {
+        match t.get(*i) {
+            Some(Token::Not) => {
+                *i += 1;
+                !unary(t, i)
+            }
+            Some(Token::Open) => {
+                *i += 1;
+                let v = or(t, i);
+                assert_eq!(t.get(*i), Some(&Token::Close), "unbalanced parentheses");
+                *i += 1;
+                v
+            }
+            Some(Token::Value(left)) => {
+                let Some(Token::Op(op)) = t.get(*i + 1) else {
+                    panic!("expected an operator after {left}")
+                };
+                let Some(Token::Value(right)) = t.get(*i + 2) else {
+                    panic!("expected a value after {op}")
+                };
+                *i += 3;
+                let ordering = match (left.parse::<f64>(), right.parse::<f64>()) {
+                    (Ok(a), Ok(b)) => a.partial_cmp(&b).expect("comparable numbers"),
+                    _ => left.cmp(right),
+                };
+                use std::cmp::Ordering::*;
+                match op.as_str() {
+                    "==" => ordering == Equal,
+                    "!=" => ordering != Equal,
+                    "<" => ordering == Less,
+                    "<=" => ordering != Greater,
+                    ">" => ordering == Greater,
+                    ">=" => ordering != Less,
+                    other => panic!("unknown operator {other}"),
+                }
+            }
+            other => panic!("unexpected {other:?} in a when expression"),
+        }
+    }
+    let mut i = 0;
+    let value = or(&tokens, &mut i);
+    assert_eq!(i, tokens.len(), "trailing tokens in {expression:?}");
+    value
 }
 
 /// Replaces every `{{key}}` in `text` with `values[key]`, in one pass (as Argo does: a
@@ -60,6 +193,9 @@ impl<'a> Simulator<'a> {
             work: work.to_owned(),
             steps: 0,
             log: Vec::new(),
+            failed: false,
+            tolerate_failures: false,
+            globals: BTreeMap::new(),
         }
     }
 
@@ -90,8 +226,42 @@ impl<'a> Simulator<'a> {
         for (k, v) in overrides {
             params.insert((*k).to_owned(), (*v).to_owned());
         }
+        for (k, v) in &params {
+            self.globals
+                .insert(format!("workflow.parameters.{k}"), v.clone());
+        }
         let entry = self.workflow.spec.entrypoint.clone().expect("entrypoint");
-        self.run_template(&entry, params, BTreeMap::new())
+        let outputs = self.run_template(&entry, params, BTreeMap::new());
+        let hook = self
+            .workflow
+            .spec
+            .hooks
+            .as_ref()
+            .and_then(|h| h.get("exit"))
+            .cloned();
+        if let Some(hook) = hook {
+            let status = if self.failed { "Failed" } else { "Succeeded" };
+            self.globals.insert("workflow.status".into(), status.into());
+            let failed = std::mem::replace(&mut self.failed, false);
+            let args = hook
+                .arguments
+                .iter()
+                .flat_map(|a| a.parameters.iter().flatten())
+                .map(|p| {
+                    (
+                        p.name.clone(),
+                        substitute(p.value.as_deref().unwrap_or(""), &self.globals),
+                    )
+                })
+                .collect();
+            self.run_template(
+                hook.template.as_deref().expect("hook template"),
+                args,
+                BTreeMap::new(),
+            );
+            self.failed |= failed;
+        }
+        outputs
     }
 
     fn run_template(
@@ -117,6 +287,7 @@ impl<'a> Simulator<'a> {
             .iter()
             .map(|(k, v)| (format!("inputs.parameters.{k}"), v.clone()))
             .collect();
+        vars.extend(self.globals.clone());
         if let Some(dag) = &template.dag {
             return self.run_dag(name, template, &dag.tasks, &mut vars, &artifacts);
         }
@@ -168,6 +339,10 @@ impl<'a> Simulator<'a> {
             .args(&args)
             .output()
             .expect("run the example binary");
+        if !output.status.success() && self.tolerate_failures {
+            self.failed = true;
+            return Outputs::default();
+        }
         assert!(
             output.status.success(),
             "step '{name}' failed: {}",
@@ -214,6 +389,15 @@ impl<'a> Simulator<'a> {
             .collect();
         let mut done: Vec<String> = Vec::new();
         for task in tasks {
+            if self.failed {
+                break;
+            }
+            if let Some(when) = &task.when
+                && !evaluate_when(&substitute(when, vars))
+            {
+                done.push(task.name.clone());
+                continue;
+            }
             for dep in task
                 .depends
                 .iter()
@@ -225,6 +409,79 @@ impl<'a> Simulator<'a> {
                     "task '{}' runs before '{dep}'",
                     task.name
                 );
+            }
+            let items: Option<Vec<String>> = if let Some(items) = &task.with_items {
+                Some(
+                    items
+                        .iter()
+                        .map(|i| match &i.0 {
+                            serde_json::Value::String(text) => text.clone(),
+                            other => other.to_string(),
+                        })
+                        .collect(),
+                )
+            } else if let Some(param) = &task.with_param {
+                let list: Vec<serde_json::Value> = serde_json::from_str(&substitute(param, vars))
+                    .expect("withParam is a JSON list");
+                Some(
+                    list.into_iter()
+                        .map(|v| match v {
+                            serde_json::Value::String(text) => text,
+                            other => other.to_string(),
+                        })
+                        .collect(),
+                )
+            } else {
+                task.with_sequence.as_ref().map(|sequence| {
+                    let int = |v: &Option<
+                        k8s_openapi::apimachinery::pkg::util::intstr::IntOrString,
+                    >| match v {
+                        Some(k8s_openapi::apimachinery::pkg::util::intstr::IntOrString::Int(n)) => {
+                            i64::from(*n)
+                        }
+                        Some(
+                            k8s_openapi::apimachinery::pkg::util::intstr::IntOrString::String(s),
+                        ) => s.parse().expect("a number"),
+                        None => 0,
+                    };
+                    let start = int(&sequence.start);
+                    (start..start + int(&sequence.count))
+                        .map(|n| n.to_string())
+                        .collect()
+                })
+            };
+            if let Some(items) = items {
+                // Argo collects each output of a loop into a JSON list of the iterations' texts.
+                let mut collected: BTreeMap<String, Vec<String>> = BTreeMap::new();
+                for item in items {
+                    let mut scoped = vars.clone();
+                    scoped.insert("item".into(), item);
+                    let args = task.arguments.clone().unwrap_or_default();
+                    let params = args
+                        .parameters
+                        .iter()
+                        .flatten()
+                        .map(|p| {
+                            (
+                                p.name.clone(),
+                                substitute(p.value.as_deref().unwrap_or(""), &scoped),
+                            )
+                        })
+                        .collect();
+                    let template_name = task.template.as_deref().expect("task template");
+                    let result = self.run_template(template_name, params, BTreeMap::new());
+                    for (k, v) in result.parameters {
+                        collected.entry(k).or_default().push(v);
+                    }
+                }
+                for (k, values) in collected {
+                    vars.insert(
+                        format!("tasks.{}.outputs.parameters.{k}", task.name),
+                        serde_json::to_string(&values).unwrap(),
+                    );
+                }
+                done.push(task.name.clone());
+                continue;
             }
             let args = task.arguments.clone().unwrap_or_default();
             let params = args

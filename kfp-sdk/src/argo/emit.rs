@@ -74,6 +74,8 @@ pub struct ArgoOptions {
     pub image: String,
     /// The path of the pipeline binary inside that image.
     pub binary: String,
+    /// Workflow-level options: name, namespace, service account, pod GC, TTL, ...
+    pub workflow: super::WorkflowOptions,
 }
 
 impl ArgoOptions {
@@ -82,6 +84,7 @@ impl ArgoOptions {
         ArgoOptions {
             image: image.into(),
             binary: binary.into(),
+            workflow: super::WorkflowOptions::default(),
         }
     }
 }
@@ -103,6 +106,9 @@ pub enum ArgoError {
     /// YAML serialisation failed.
     #[error("could not write YAML: {0}")]
     Yaml(String),
+    /// The compiled resource breaks a rule Argo checks when it is submitted.
+    #[error(transparent)]
+    Lint(#[from] super::LintErrors),
 }
 
 /// The SDK version recorded in a label of every workflow.
@@ -177,7 +183,7 @@ pub fn compile(graph: &PipelineGraph, options: &ArgoOptions) -> Result<model::Wo
             .collect::<Vec<_>>();
         let hook = model::LifecycleHook {
             template: Some(template),
-            arguments: (!parameters.is_empty()).then(|| model::Arguments {
+            arguments: (!parameters.is_empty()).then_some(model::Arguments {
                 parameters: Some(parameters),
                 artifacts: None,
             }),
@@ -195,7 +201,20 @@ pub fn compile(graph: &PipelineGraph, options: &ArgoOptions) -> Result<model::Wo
         templates: Some(emitter.templates),
         ..Default::default()
     };
-    Ok(model::Workflow::new(metadata, spec))
+    let mut workflow = model::Workflow::new(metadata, spec);
+    let mut used: Vec<(&String, &TaskConfig)> = emitter
+        .component_templates
+        .iter()
+        .map(|((_, config), name)| (name, config))
+        .collect();
+    used.sort_by_key(|(name, _)| *name);
+    super::workflow_options::apply(
+        &options.workflow,
+        used.into_iter().map(|(_, config)| config),
+        &mut workflow,
+    );
+    super::lint::check_workflow(&workflow)?;
+    Ok(workflow)
 }
 
 /// The most DAG tasks per template, and templates per workflow, that Argo's full CRD allows.
@@ -740,7 +759,7 @@ impl Emitter<'_> {
             artifacts: some_vec(out_artifacts),
             ..Default::default()
         };
-        model::Template {
+        let mut template = model::Template {
             name: Some(name.to_owned()),
             metadata: (!annotations.is_empty()).then_some(model::Metadata {
                 annotations: Some(annotations),
@@ -758,12 +777,15 @@ impl Emitter<'_> {
                     duration: Some(b.duration.clone()),
                     factor: Some(IntOrString::Int(b.factor.min(i32::MAX as u32) as i32)),
                     max_duration: b.max_duration.clone(),
-                    ..Default::default()
+                    cap: b.cap.clone(),
                 }),
+                retry_policy: retry.policy.map(|p| p.as_str().to_owned()),
                 ..Default::default()
             }),
             ..Default::default()
-        }
+        };
+        crate::kubernetes::apply(config, &spec.name, &mut template);
+        template
     }
 }
 

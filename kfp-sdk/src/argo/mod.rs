@@ -2,7 +2,9 @@
 //!
 //! [`model`] holds the Argo resources as Rust types, generated from Argo's JSON schema (see
 //! `tools/gen_argo_model.py`); [`compile`] turns a [`PipelineGraph`](crate::PipelineGraph)
-//! into a [`model::Workflow`]; [`to_yaml`] writes any resource as YAML.
+//! into a [`model::Workflow`] (with the [`WorkflowOptions`] of [`ArgoOptions::workflow`]);
+//! [`compile_as`] makes a `WorkflowTemplate` or a `CronWorkflow` instead ([`kinds`]); both
+//! check the result as `argo lint` would ([`lint`]); [`to_yaml`] writes any resource as YAML.
 //!
 //! ```
 //! use kfp_sdk::argo::{self, ArgoOptions};
@@ -19,8 +21,16 @@
 //! assert!(yaml.contains("generateName: hello-"));
 //! ```
 mod emit;
+pub mod kinds;
+pub mod lint;
 pub mod model;
+pub mod workflow_options;
 
 pub use emit::{
     ArgoError, ArgoOptions, FULL_CRD_MAX_ITEMS, compile, full_crd_warnings, paths, to_yaml,
+};
+pub use kinds::{CompileArgs, ConcurrencyPolicy, CronOptions, Resource, ResourceKind, compile_as};
+pub use lint::{LintError, LintErrors};
+pub use workflow_options::{
+    ArtifactRepositoryRef, PodGcStrategy, TimeToLive, VolumeClaimGcStrategy, WorkflowOptions,
 };

@@ -41,9 +41,9 @@ pub enum StepKind {
         /// The group's pipeline.
         graph: Arc<PipelineGraph>,
         /// Run only if this holds; its operands' bindings, in [`Condition::operands`] order.
-        when: Option<(Condition, Vec<Binding>)>,
+        when: Option<Box<(Condition, Vec<Binding>)>>,
         /// Repeat once per item.
-        repeat: Option<(Loop, Option<Binding>)>,
+        repeat: Option<Box<(Loop, Option<Binding>)>>,
     },
 }
 
@@ -271,8 +271,8 @@ pub fn flatten(
                     (Executable::Component(c), false) => StepKind::Component(c.clone()),
                     (Executable::Pipeline(g), _) => StepKind::Group {
                         graph: g.clone(),
-                        when,
-                        repeat,
+                        when: when.map(Box::new),
+                        repeat: repeat.map(Box::new),
                     },
                     // A component with a condition or loop: a group of that one task.
                     (Executable::Component(c), true) => {
@@ -306,8 +306,8 @@ pub fn flatten(
                             .collect();
                         StepKind::Group {
                             graph: Arc::new(single),
-                            when,
-                            repeat,
+                            when: when.map(Box::new),
+                            repeat: repeat.map(Box::new),
                         }
                     }
                 };
@@ -316,8 +316,8 @@ pub fn flatten(
                     .chain(match &kind {
                         StepKind::Group { when, repeat, .. } => when
                             .iter()
-                            .flat_map(|(_, b)| b.iter())
-                            .chain(repeat.iter().filter_map(|(_, b)| b.as_ref()))
+                            .flat_map(|w| w.1.iter())
+                            .chain(repeat.iter().filter_map(|r| r.1.as_ref()))
                             .collect::<Vec<_>>(),
                         StepKind::Component(_) => Vec::new(),
                     })

@@ -157,7 +157,7 @@ impl State {
         else {
             return;
         };
-        if let Some((condition, bindings)) = when {
+        if let Some((condition, bindings)) = when.as_deref() {
             let operands = condition.operands();
             let value = |operand: &Operand| {
                 let index = operands.iter().position(|o| std::ptr::eq(*o, operand))?;
@@ -179,7 +179,7 @@ impl State {
                 }
             }
         }
-        let items: Vec<Option<String>> = match repeat {
+        let items: Vec<Option<String>> = match repeat.as_deref() {
             None => vec![None],
             Some((repeat, binding)) => match &repeat.items {
                 LoopItems::Static(values) => values.iter().map(|v| Some(json_to_text(v))).collect(),
@@ -206,7 +206,7 @@ impl State {
             },
         };
         let window = repeat
-            .as_ref()
+            .as_deref()
             .and_then(|(r, _)| r.parallelism)
             .map(|n| n as usize);
         let mut iterations: Vec<(BTreeMap<String, Binding>, Vec<usize>)> = Vec::new();
@@ -248,10 +248,10 @@ impl State {
                     .map(|(k, b)| (k.clone(), shift(b)))
                     .collect();
                 if let StepKind::Group { when, repeat, .. } = &mut new.kind {
-                    if let Some((_, bindings)) = when {
+                    if let Some((_, bindings)) = when.as_deref_mut() {
                         *bindings = bindings.iter().map(shift).collect();
                     }
-                    if let Some((_, Some(binding))) = repeat {
+                    if let Some((_, Some(binding))) = repeat.as_deref_mut() {
                         *binding = shift(binding);
                     }
                 }
@@ -385,7 +385,7 @@ impl State {
             .status
             .iter()
             .all(|s| !matches!(s, TaskStatus::Pending | TaskStatus::Running));
-        let failed = self.status.iter().any(|s| *s == TaskStatus::Failed)
+        let failed = self.status.contains(&TaskStatus::Failed)
             || self.outcomes.iter().flatten().any(|o| {
                 o.status == TaskStatus::Skipped
                     && o.message.as_deref() != Some("its condition is false")
@@ -503,7 +503,7 @@ pub fn run(
     context.drive(&mut state, &mut stopping)?;
     if let Some(exit) = plan.exit_handler.clone() {
         // The exit handler runs whatever happened, and sees how the rest ended.
-        let failed = state.status.iter().any(|s| *s == TaskStatus::Failed);
+        let failed = state.status.contains(&TaskStatus::Failed);
         state.run_status = if failed { "Failed" } else { "Succeeded" }.into();
         for status in state.status.iter_mut() {
             if *status == TaskStatus::Pending {
