@@ -22,7 +22,8 @@ out="bench/results/local_overhead-$(date -u +%Y-%m-%d).jsonl"
 echo "local_overhead: kfp-rs (chain $CHAIN, fan-out $FANOUT)" >&2
 cargo run --release --quiet --example bench_local -- --chain "$CHAIN" --fanout "$FANOUT" | tee -a "$out" >&2
 echo "local_overhead: kfp.local (chain $KFP_TASKS, fan-out $KFP_TASKS)" >&2
-"$py" bench/local_overhead_kfp.py --chain "$KFP_TASKS" --fanout "$KFP_TASKS" | tee -a "$out" >&2
+# kfp.local logs every task to stdout; keep the result lines only.
+"$py" bench/local_overhead_kfp.py --chain "$KFP_TASKS" --fanout "$KFP_TASKS" | grep '^{"tool"' | tee -a "$out" >&2
 "$py" - "$out" <<'PY'
 import json, sys
 rows = [json.loads(l) for l in open(sys.argv[1]) if l.strip()]

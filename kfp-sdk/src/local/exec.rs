@@ -11,6 +11,7 @@ use sha2::{Digest, Sha256};
 
 use super::plan::Step;
 use super::store::{Store, StoreError, TaskStatus, io};
+use crate::config::RetryOn;
 use crate::executor::write_atomically;
 
 /// A resolved input of a step.
@@ -261,21 +262,27 @@ impl StepRunner<'_> {
         Ok(())
     }
 
-    /// Tries the step up to 1 + retries times.
+    /// Tries the step up to 1 + retries times, as Argo's retry strategy says: a non-zero exit
+    /// or a timeout is a failure, a step that could not be started an error; the policy says
+    /// which are retried, and the backoff how long to wait (growing by its factor up to its
+    /// cap, within its maximum duration).
     fn attempts(&self, step: &Step, inputs: &BTreeMap<String, InputValue>, folder: &Path) -> Tries {
-        let limit = step.config.retry.as_ref().map_or(0, |r| r.limit);
-        let mut wait = step
-            .config
-            .retry
-            .as_ref()
-            .and_then(|r| r.backoff.as_ref())
-            .and_then(|b| {
-                humantime::parse_duration(&b.duration)
-                    .ok()
-                    .map(|d| (d, b.factor.max(1)))
-            });
+        let retry = step.config.retry.as_ref();
+        let limit = retry.map_or(0, |r| r.limit);
+        let policy = retry.and_then(|r| r.policy).unwrap_or(RetryOn::OnFailure);
+        let backoff = retry.and_then(|r| r.backoff.as_ref());
+        let parse = |text: &str| humantime::parse_duration(text).ok();
+        let mut wait = backoff.and_then(|b| parse(&b.duration));
+        let factor = backoff.map_or(1, |b| b.factor.max(1));
+        let cap = backoff.and_then(|b| b.cap.as_deref()).and_then(parse);
+        let max_total = backoff
+            .and_then(|b| b.max_duration.as_deref())
+            .and_then(parse);
+        let first = Instant::now();
         let mut last = (None, String::new());
-        for attempt in 1..=limit + 1 {
+        let mut attempt = 0;
+        loop {
+            attempt += 1;
             if self.cancel.load(Ordering::Relaxed) {
                 return Tries {
                     attempts: attempt - 1,
@@ -290,7 +297,7 @@ impl StepRunner<'_> {
                     failure: Some(message),
                 };
             }
-            match self.spawn(step, folder, attempt) {
+            let is_error = match self.spawn(step, folder, attempt) {
                 Ok(code) if code == Some(0) => {
                     return Tries {
                         attempts: attempt,
@@ -302,14 +309,13 @@ impl StepRunner<'_> {
                     let tail = log_tail(&folder.join("stderr.log"), 8);
                     let how = code
                         .map_or_else(|| "was killed".to_owned(), |c| format!("exited with {c}"));
-                    last = (
-                        code,
-                        if tail.is_empty() {
-                            how
-                        } else {
-                            format!("{how}:\n{tail}")
-                        },
-                    );
+                    let message = if tail.is_empty() {
+                        how
+                    } else {
+                        format!("{how}:\n{tail}")
+                    };
+                    last = (code, message);
+                    false
                 }
                 Err(message) if self.cancel.load(Ordering::Relaxed) => {
                     return Tries {
@@ -318,17 +324,31 @@ impl StepRunner<'_> {
                         failure: Some(message),
                     };
                 }
-                Err(message) => last = (None, message),
+                Err(message) => {
+                    let timed_out = message.starts_with("killed: timed out");
+                    last = (None, message);
+                    !timed_out
+                }
+            };
+            let retried = match policy {
+                RetryOn::OnFailure => !is_error,
+                RetryOn::OnError | RetryOn::OnTransientError => is_error,
+                RetryOn::Always => true,
+            };
+            if !retried || attempt > limit {
+                break;
             }
-            if attempt <= limit
-                && let Some((duration, factor)) = &mut wait
-            {
-                std::thread::sleep(*duration);
-                *duration *= *factor;
+            if let Some(duration) = wait {
+                if max_total.is_some_and(|max| first.elapsed() + duration > max) {
+                    break;
+                }
+                std::thread::sleep(duration);
+                let next = duration * factor;
+                wait = Some(cap.map_or(next, |cap| next.min(cap)));
             }
         }
         Tries {
-            attempts: limit + 1,
+            attempts: attempt,
             exit_code: last.0,
             failure: Some(last.1),
         }
@@ -474,4 +494,58 @@ fn link(source: &Path, target: &Path) -> std::io::Result<()> {
 /// Writes a marker file atomically (used for the run's graph and records).
 pub fn write_text(path: &Path, text: &str) -> Result<(), StoreError> {
     write_atomically(path, text.as_bytes()).map_err(io(path))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::{RetryPolicy, TaskConfig};
+    use crate::local::plan::StepKind;
+
+    /// A step whose every try fails: the "binary" is `false`.
+    fn tries(retry: RetryPolicy) -> u32 {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::new(dir.path());
+        let cancel = AtomicBool::new(false);
+        let runner = StepRunner {
+            store: &store,
+            run_id: "r",
+            binary: Path::new("false"),
+            stream_logs: false,
+            cancel: &cancel,
+        };
+        let step = Step {
+            path: "t".into(),
+            kind: StepKind::Component(std::sync::Arc::new(crate::ComponentSpec::new("c"))),
+            config: TaskConfig {
+                retry: Some(retry),
+                ..TaskConfig::default()
+            },
+            inputs: BTreeMap::new(),
+            upstream: Vec::new(),
+        };
+        let outcome = runner.run(&step, &BTreeMap::new(), "k", false);
+        assert_eq!(outcome.status, TaskStatus::Failed);
+        outcome.attempts
+    }
+
+    #[test]
+    fn the_retry_policy_decides_which_failures_are_retried() {
+        assert_eq!(tries(RetryPolicy::new(2)), 3, "OnFailure by default");
+        assert_eq!(tries(RetryPolicy::new(2).on(RetryOn::Always)), 3);
+        assert_eq!(
+            tries(RetryPolicy::new(2).on(RetryOn::OnError)),
+            1,
+            "an exit is a failure"
+        );
+    }
+
+    #[test]
+    fn retries_stop_at_the_backoff_maximum_duration() {
+        // Waits of 400 ms then 800 ms: the second would end past 1 s, so two tries.
+        let policy = RetryPolicy::new(5)
+            .with_backoff("400ms", 2)
+            .max_duration("1s");
+        assert_eq!(tries(policy), 2);
+    }
 }
