@@ -13,7 +13,7 @@ export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$HOME/.cache/kfp-rs/target}"
 
 scripts/build-deps.sh
 cargo build --release --quiet --examples
-for example in hello_world add_numbers artifacts diamond; do
+for example in hello_world add_numbers artifacts diamond condition parallel_for exit_handler kubernetes_config; do
     echo "== $example"
     cargo run --release --quiet --example "$example" -- run --store "$out/local"
     cargo run --release --quiet --example "$example" -- compile -o "$out/$example.yaml"
