@@ -247,16 +247,17 @@ impl Checker<'_> {
         let inputs = task.executable.inputs();
         let mut seen = BTreeSet::new();
         for (input_name, source) in &task.arguments {
-            let field = format!("input '{input_name}'");
+            // Made only when there is something to report: this runs for every argument.
+            let field = || format!("input '{input_name}'");
             if !seen.insert(input_name.as_str()) {
-                self.error(Some(name), field, "is set twice");
+                self.error(Some(name), field(), "is set twice");
                 continue;
             }
             let Some(input) = inputs.iter().find(|i| &i.name == input_name) else {
                 let known: Vec<&str> = inputs.iter().map(|i| i.name.as_str()).collect();
                 self.error(
                     Some(name),
-                    field,
+                    field(),
                     format!(
                         "'{}' has no such input (its inputs: {})",
                         task.executable.name(),
@@ -268,14 +269,14 @@ impl Checker<'_> {
             if let ValueSource::TaskOutput { task: producer, .. } = source
                 && producer == name
             {
-                self.error(Some(name), field, "a task cannot consume its own output");
+                self.error(Some(name), field(), "a task cannot consume its own output");
                 continue;
             }
             match self.source_type(source, &input.ty) {
-                Err(message) => self.error(Some(name), field, message),
+                Err(message) => self.error(Some(name), field(), message),
                 Ok(found) if found != input.ty => self.error(
                     Some(name),
-                    field,
+                    field(),
                     format!("expects {}, but is wired to {found}", input.ty),
                 ),
                 Ok(_) => {}
