@@ -18,6 +18,8 @@ set -euo pipefail
 
 repo="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$repo"
+# shellcheck source=bench/common.sh
+source bench/common.sh
 
 peers_only=0
 keep_yaml=""
@@ -44,29 +46,16 @@ say() { echo "compile_chain: $*" >&2; }
 say "peer venv $venv (bench/requirements.txt)"
 py="$(scripts/python-env.sh --venv "$venv" --requirements bench/requirements.txt --print-python)"
 
-mkdir -p bench/results
-out="bench/results/compile_chain-$(date -u +%Y-%m-%d).jsonl"
-i=2
-while [[ -e "$out" ]]; do out="bench/results/compile_chain-$(date -u +%Y-%m-%d)-$i.jsonl"; i=$((i + 1)); done
+out="$(results_file compile_chain)"
 lines="$(mktemp)"
 trap 'rm -f "$lines"' EXIT
 
 # the conditions of this run, first line of the results file
-cpu_busy_percent() { # share of all cores' time spent busy during one second, by anything
-    local a b busy total
-    read -ra a </proc/stat
-    sleep 1
-    read -ra b </proc/stat
-    # cpu user nice system idle iowait irq softirq steal
-    busy=$(((b[1] + b[2] + b[3] + b[6] + b[7] + b[8]) - (a[1] + a[2] + a[3] + a[6] + a[7] + a[8])))
-    total=$((busy + (b[4] + b[5]) - (a[4] + a[5])))
-    echo $((total > 0 ? 100 * busy / total : 0))
-}
 load1="$(cut -d' ' -f1 /proc/loadavg 2>/dev/null || echo "?")"
 busy="$(cpu_busy_percent 2>/dev/null || echo "?")"
 KFP_RS_SIZES="$KFP_RS_SIZES" KFP_SIZES="$KFP_SIZES" HERA_SIZES="$HERA_SIZES" REPEAT="$REPEAT" \
     LOAD1="$load1" BUSY="$busy" PEERS_ONLY="$peers_only" RUSTC="$(rustc -V 2>/dev/null || echo none)" \
-    COMMIT="$(git rev-parse --short HEAD 2>/dev/null || echo none)$(git diff --quiet HEAD 2>/dev/null || echo +dirty)" \
+    COMMIT="$(commit_id)" \
     "$py" - >>"$lines" <<'EOF'
 import json, os, platform, datetime
 cpu = next((l.split(":", 1)[1].strip() for l in open("/proc/cpuinfo") if l.startswith("model name")), "?")

@@ -19,6 +19,8 @@ set -euo pipefail
 
 repo="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$repo"
+# shellcheck source=bench/common.sh
+source bench/common.sh
 
 shared="${KFP_SHARED_DIR:-$repo/../shared}"
 source_path="$shared/caltech101/101_ObjectCategories.tar.gz"
@@ -46,27 +48,15 @@ say "building: cargo build --release --example bench_decode"
 cargo build --release --quiet --example bench_decode
 ours="${CARGO_TARGET_DIR:-$repo/target}/release/examples/bench_decode"
 
-mkdir -p bench/results
-out="bench/results/decode_caltech101-$(date -u +%Y-%m-%d).jsonl"
-i=2
-while [[ -e "$out" ]]; do out="bench/results/decode_caltech101-$(date -u +%Y-%m-%d)-$i.jsonl"; i=$((i + 1)); done
+out="$(results_file decode_caltech101)"
 lines="$(mktemp)"
 trap 'rm -f "$lines"' EXIT
 
-cpu_busy_percent() { # share of all cores' time spent busy during one second, by anything
-    local a b busy total
-    read -ra a </proc/stat
-    sleep 1
-    read -ra b </proc/stat
-    busy=$(((b[1] + b[2] + b[3] + b[6] + b[7] + b[8]) - (a[1] + a[2] + a[3] + a[6] + a[7] + a[8])))
-    total=$((busy + (b[4] + b[5]) - (a[4] + a[5])))
-    echo $((total > 0 ? 100 * busy / total : 0))
-}
 load1="$(cut -d' ' -f1 /proc/loadavg 2>/dev/null || echo "?")"
 busy="$(cpu_busy_percent 2>/dev/null || echo "?")"
 SOURCE="$source_path" SIZES="$sizes" REPEAT="$repeat" LOAD1="$load1" BUSY="$busy" \
     RUSTC="$(rustc -V 2>/dev/null || echo none)" \
-    COMMIT="$(git rev-parse --short HEAD 2>/dev/null || echo none)$(git diff --quiet HEAD 2>/dev/null || echo +dirty)" \
+    COMMIT="$(commit_id)" \
     "$py" - >>"$lines" <<'PY'
 import datetime, json, os, platform
 cpu = next((l.split(":", 1)[1].strip() for l in open("/proc/cpuinfo") if l.startswith("model name")), "?")
