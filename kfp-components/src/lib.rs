@@ -9,3 +9,4 @@
 #![warn(missing_docs)]
 
 pub mod caltech101;
+pub mod nn;
