@@ -452,19 +452,72 @@ fn parallel_for_compiles_to_one_reused_template_with_a_parallelism_limit() {
         Some("{{inputs.parameters.kfp-loop-items}}")
     );
     assert_eq!(iteration.template.as_deref(), Some("for-each"));
-    // Fan-in: the next task reads every iteration's output as one list.
+    // Fan-in: the next task reads every iteration's trial as one list...
     let pick = &root.tasks[1];
+    let pick_arguments = pick.arguments.as_ref().unwrap();
     assert_eq!(
-        pick.arguments
-            .as_ref()
-            .unwrap()
-            .parameters
-            .as_ref()
-            .unwrap()[0]
+        pick_arguments.parameters.as_ref().unwrap()[0]
             .value
             .as_deref(),
-        Some("{{tasks.for-each.outputs.parameters.output}}")
+        Some("{{tasks.for-each.outputs.parameters.output-0}}")
     );
+    // ... and every iteration's model: each iteration's train pod uploads its model under
+    // the loop's key prefix (unique per run and loop), one folder per pod, and pick-best
+    // downloads the whole prefix, after the loop.
+    let prefix = "kfp-rs/{{workflow.uid}}/for-each/output-1/collected";
+    let models = &pick_arguments.artifacts.as_ref().unwrap()[0];
+    assert_eq!(models.name, "models");
+    assert_eq!(
+        models.s3.as_ref().and_then(|s| s.key.as_deref()),
+        Some(prefix)
+    );
+    assert_eq!(models.from, None, "a key-only artifact");
+    assert_eq!(models.optional, Some(true), "no models: an empty list");
+    assert_eq!(pick.depends.as_deref(), Some("for-each"));
+    let passes = |task: &kfp_sdk::argo::model::DAGTask, name: &str, value: &str| {
+        task.arguments
+            .iter()
+            .flat_map(|a| a.parameters.iter().flatten())
+            .any(|p| p.name == name && p.value.as_deref() == Some(value))
+    };
+    assert!(passes(&root.tasks[0], "kfp-fan-in-output-1", prefix));
+    assert!(passes(
+        iteration,
+        "kfp-fan-in-output-1",
+        "{{inputs.parameters.kfp-fan-in-output-1}}"
+    ));
+    let body = by_name("for-each").dag.as_ref().unwrap();
+    assert!(passes(
+        &body.tasks[0],
+        "kfp-fan-in-model",
+        "{{inputs.parameters.kfp-fan-in-output-1}}"
+    ));
+    let train = by_name("train");
+    let declared = |t: &kfp_sdk::argo::model::Template, name: &str| {
+        t.inputs
+            .iter()
+            .flat_map(|i| i.parameters.iter().flatten())
+            .any(|p| p.name == name)
+    };
+    assert!(declared(train, "kfp-fan-in-model"));
+    assert!(declared(driver, "kfp-fan-in-output-1"));
+    let model = &train.outputs.as_ref().unwrap().artifacts.as_ref().unwrap()[0];
+    assert_eq!(
+        model.s3.as_ref().and_then(|s| s.key.as_deref()),
+        Some("{{inputs.parameters.kfp-fan-in-model}}/{{pod.name}}")
+    );
+    assert!(model.archive.as_ref().unwrap().none.is_some());
+    let input = by_name("pick-best")
+        .inputs
+        .as_ref()
+        .unwrap()
+        .artifacts
+        .as_ref()
+        .unwrap()
+        .iter()
+        .find(|a| a.name == "models")
+        .unwrap();
+    assert_eq!(input.path.as_deref(), Some("/tmp/kfp/in/models"));
 }
 
 #[test]
@@ -538,6 +591,24 @@ fn control_flow_examples_run_as_argo_would_run_them() {
     let mut sim = Simulator::new(&workflow, &binary, dir.path());
     assert_eq!(sim.run(&[]).parameters["output"], "0.01");
     assert_eq!(sim.log.iter().filter(|(t, _)| t == "train").count(), 5);
+    // Each train pod uploaded its model under the loop's prefix; pick-best got all five and
+    // kept the best, with its metadata.
+    let collected = support::argo_sim::bucket(dir.path())
+        .join("kfp-rs/00000000-sim-uid/for-each/output-1/collected");
+    let pods: Vec<_> = std::fs::read_dir(&collected)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .collect();
+    assert_eq!(pods.len(), 5, "{pods:?}");
+    assert!(pods.iter().all(|p| p.join("data").exists()));
+    let pick = sim.log.iter().find(|(t, _)| t == "pick-best").unwrap();
+    let folder = std::path::Path::new(pick.1.last().unwrap());
+    let best = std::fs::read_to_string(folder.join("out/best/metadata.json")).unwrap();
+    let best: serde_json::Value = serde_json::from_str(&best).unwrap();
+    assert_eq!(best["learning_rate"], 0.01);
+    assert_eq!(best["candidates"], 5);
+    std::fs::remove_dir_all(dir.path()).ok();
+    std::fs::create_dir_all(dir.path()).unwrap();
     let mut sim = Simulator::new(&workflow, &binary, dir.path());
     assert_eq!(
         sim.run(&[("learning_rates", "[3, 0.02, 0.5]")]).parameters["output"],

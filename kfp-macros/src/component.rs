@@ -130,6 +130,15 @@ fn generate(def: &ComponentDef) -> TokenStream {
                 task_wiring.push(quote!(.artifact::<#kind>(#key, #ident)));
                 exec_reads.push(quote!(let #ident = __kfp_ctx.input::<#kind>(#key)?;));
             }
+            ParamKind::InputList(kind) => {
+                let kind = &reroot(kind);
+                spec_inputs.push(quote!(.input(#key, #krate::IoType::artifact_list::<#kind>())));
+                task_params.push(
+                    quote_spanned!(kind.span()=> #ident: impl #krate::dsl::IntoArtifactList<#kind>),
+                );
+                task_wiring.push(quote!(.artifact_list::<#kind>(#key, #ident)));
+                exec_reads.push(quote!(let #ident = __kfp_ctx.input_list::<#kind>(#key)?;));
+            }
             ParamKind::Output(kind) => {
                 let kind = &reroot(kind);
                 spec_outputs.push(quote!(.output(#key, #krate::IoType::artifact::<#kind>())));

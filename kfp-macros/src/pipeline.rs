@@ -102,6 +102,9 @@ pub fn expand(args: TokenStream, item: TokenStream) -> TokenStream {
                             ParamKind::Input(kind) | ParamKind::Output(kind) => {
                                 syn::parse_quote!(#krate::ArtifactRef<#kind>)
                             }
+                            ParamKind::InputList(kind) => {
+                                syn::parse_quote!(#krate::ArtifactRef<::std::vec::Vec<#kind>>)
+                            }
                         };
                     }
                 }
@@ -165,6 +168,14 @@ fn generate(def: PipelineDef) -> TokenStream {
                     .push(quote!(let #ident = __kfp_builder.artifact_input::<#kind>(#key);));
                 task_params.push(quote!(#ident: impl #krate::dsl::IntoArtifactRef<#kind>));
                 task_wiring.push(quote!(.artifact::<#kind>(#key, #ident)));
+            }
+            ParamKind::InputList(kind) => {
+                *typed.ty = syn::parse_quote!(#krate::ArtifactRef<::std::vec::Vec<#kind>>);
+                let kind = &reroot(kind);
+                declarations
+                    .push(quote!(let #ident = __kfp_builder.artifact_list_input::<#kind>(#key);));
+                task_params.push(quote!(#ident: impl #krate::dsl::IntoArtifactList<#kind>));
+                task_wiring.push(quote!(.artifact_list::<#kind>(#key, #ident)));
             }
             ParamKind::Output(_) => {}
         }

@@ -13,6 +13,8 @@ pub enum ParamKind {
     Input(Type),
     /// `Output<K>`: an artifact output of kind K.
     Output(Type),
+    /// `Vec<Input<K>>`: a list of artifacts of kind K (the collected artifacts of a loop).
+    InputList(Type),
 }
 
 /// One function parameter.
@@ -49,7 +51,9 @@ fn single_generic<'a>(ty: &'a Type, wrapper: &str) -> Option<&'a Type> {
 
 /// What a parameter of this type is, by the type's last path segment.
 pub fn classify(ty: &Type) -> ParamKind {
-    if let Some(kind) = single_generic(ty, "Input") {
+    if let Some(kind) = single_generic(ty, "Vec").and_then(|item| single_generic(item, "Input")) {
+        ParamKind::InputList(kind.clone())
+    } else if let Some(kind) = single_generic(ty, "Input") {
         ParamKind::Input(kind.clone())
     } else if let Some(kind) = single_generic(ty, "Output") {
         ParamKind::Output(kind.clone())
@@ -150,6 +154,18 @@ pub fn params(
             errors.spanned(
                 &typed.ty,
                 format!("{what} inputs need concrete types, not `impl Trait`"),
+            );
+            continue;
+        }
+        if single_generic(&typed.ty, "Vec")
+            .is_some_and(|item| single_generic(item, "Output").is_some())
+        {
+            errors.spanned(
+                &typed.ty,
+                format!(
+                    "a {what} writes single artifacts: take one `Output<Kind>` per artifact \
+                     (a list of artifacts comes from a loop whose body returns one)"
+                ),
             );
             continue;
         }

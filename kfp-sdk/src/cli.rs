@@ -302,7 +302,9 @@ pub fn parse_params(
             IoType::Parameter(ParamType::String) => serde_json::Value::String(text.to_owned()),
             IoType::Parameter(ty) => serde_json::from_str(text)
                 .map_err(|_| format!("parameter '{name}': '{text}' is not a {ty}"))?,
-            IoType::Artifact(_) => return Err(format!("parameter '{name}' is an artifact")),
+            IoType::Artifact(_) | IoType::ArtifactList(_) => {
+                return Err(format!("parameter '{name}' is an artifact"));
+            }
         };
         values.insert(name.to_owned(), value);
     }

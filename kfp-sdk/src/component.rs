@@ -25,6 +25,10 @@ pub enum IoType {
     Parameter(ParamType),
     /// An artifact with the given schema title (e.g. `system.Dataset`).
     Artifact(String),
+    /// A list of artifacts with the given schema title: what a loop collects from an artifact
+    /// its iterations make (fan-in), and what a `Vec<Input<K>>` component input takes. It
+    /// holds one artifact per iteration that made one, possibly none.
+    ArtifactList(String),
 }
 
 impl IoType {
@@ -33,9 +37,19 @@ impl IoType {
         IoType::Artifact(K::SCHEMA_TITLE.to_owned())
     }
 
-    /// Whether this is an artifact.
+    /// The list-of-artifacts type with this kind's schema title.
+    pub fn artifact_list<K: crate::ArtifactKind>() -> Self {
+        IoType::ArtifactList(K::SCHEMA_TITLE.to_owned())
+    }
+
+    /// Whether this is one artifact (not a list of them: see [`IoType::is_artifact_list`]).
     pub fn is_artifact(&self) -> bool {
         matches!(self, IoType::Artifact(_))
+    }
+
+    /// Whether this is a list of artifacts.
+    pub fn is_artifact_list(&self) -> bool {
+        matches!(self, IoType::ArtifactList(_))
     }
 }
 
@@ -44,6 +58,7 @@ impl std::fmt::Display for IoType {
         match self {
             IoType::Parameter(t) => write!(f, "parameter {t}"),
             IoType::Artifact(title) => write!(f, "artifact {title}"),
+            IoType::ArtifactList(title) => write!(f, "list of artifacts {title}"),
         }
     }
 }

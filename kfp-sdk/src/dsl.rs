@@ -48,8 +48,8 @@ use crate::validate::{ValidationErrors, validate};
 
 mod flow;
 pub use flow::{
-    Branch, Comparable, Cond, ConditionOperand, IntoLoopItems, LoopReturn, ParallelFor, on_exit,
-    parallel_for, when, workflow_status,
+    Branch, Collect, Comparable, Cond, ConditionOperand, IntoLoopItems, LoopReturn, ParallelFor,
+    on_exit, parallel_for, when, workflow_status,
 };
 
 /// Why a pipeline could not be built.
@@ -203,6 +203,32 @@ impl<K> IntoArtifactRef<K> for ArtifactRef<K> {
 
 impl<K> IntoArtifactRef<K> for &ArtifactRef<K> {
     fn into_artifact_ref(self) -> ArtifactRef<K> {
+        self.clone()
+    }
+}
+
+/// Values that can feed a list-of-artifacts input of kind `K` (a component's
+/// `Vec<Input<K>>`): the collected output of a loop whose body returns an `ArtifactRef<K>`
+/// (an `ArtifactRef<Vec<K>>`).
+#[diagnostic::on_unimplemented(
+    message = "`{Self}` cannot feed a list of artifacts of kind `{K}`",
+    label = "expected an `ArtifactRef<Vec<{K}>>` here: the collected output of a loop",
+    note = "a `Vec<Input<{K}>>` input takes every iteration's artifact: return an `ArtifactRef<{K}>` \
+            from a `parallel_for(..).each(..)` body and pass what the loop returns"
+)]
+pub trait IntoArtifactList<K> {
+    /// The handle.
+    fn into_artifact_list(self) -> ArtifactRef<Vec<K>>;
+}
+
+impl<K> IntoArtifactList<K> for ArtifactRef<Vec<K>> {
+    fn into_artifact_list(self) -> ArtifactRef<Vec<K>> {
+        self
+    }
+}
+
+impl<K> IntoArtifactList<K> for &ArtifactRef<Vec<K>> {
+    fn into_artifact_list(self) -> ArtifactRef<Vec<K>> {
         self.clone()
     }
 }
@@ -389,6 +415,15 @@ impl PipelineBuilder {
     pub fn artifact_input<K: ArtifactKind>(&self, name: &str) -> ArtifactRef<K> {
         ArtifactRef {
             source: self.declare(name, IoType::artifact::<K>(), None),
+            kind: PhantomData,
+        }
+    }
+
+    /// Declares a list-of-artifacts input (for pipelines used as a step of another, which
+    /// pass in the collected artifacts of a loop).
+    pub fn artifact_list_input<K: ArtifactKind>(&self, name: &str) -> ArtifactRef<Vec<K>> {
+        ArtifactRef {
+            source: self.declare(name, IoType::artifact_list::<K>(), None),
             kind: PhantomData,
         }
     }
@@ -679,6 +714,13 @@ impl TaskBuilder {
     pub fn artifact<K>(mut self, input: &str, value: impl IntoArtifactRef<K>) -> Self {
         self.arguments
             .push((input.to_owned(), value.into_artifact_ref().source));
+        self
+    }
+
+    /// Sets a list-of-artifacts input (a `Vec<Input<K>>`): the collected artifacts of a loop.
+    pub fn artifact_list<K>(mut self, input: &str, value: impl IntoArtifactList<K>) -> Self {
+        self.arguments
+            .push((input.to_owned(), value.into_artifact_list().source));
         self
     }
 
@@ -984,6 +1026,34 @@ impl<R: OutputRef> PipelineReturn for R {
             self.into_source(),
         )]
     }
+}
+
+/// The name of element `index` of a returned tuple: `output-0`, `output-1`, ...
+pub fn tuple_output(index: usize) -> String {
+    format!("{SINGLE_OUTPUT}-{index}")
+}
+
+macro_rules! tuple_returns {
+    ($(($($t:ident $i:tt),+))*) => {$(
+        /// Several outputs, named `output-0`, `output-1`, ... (see [`tuple_output`]).
+        impl<$($t: OutputRef),+> PipelineReturn for ($($t,)+) {
+            type Refs = ($($t,)+);
+            fn output_specs() -> Vec<OutputSpec> {
+                vec![$(OutputSpec::new(tuple_output($i), $t::io_type())),+]
+            }
+            fn refs(task: &TaskHandle) -> Self::Refs {
+                ($(task.output::<$t>(&tuple_output($i)),)+)
+            }
+            fn into_sources(self) -> Vec<(OutputSpec, SourceToken)> {
+                vec![$((OutputSpec::new(tuple_output($i), $t::io_type()), self.$i.into_source())),+]
+            }
+        }
+    )*};
+}
+
+tuple_returns! {
+    (A 0, B 1)
+    (A 0, B 1, C 2)
 }
 
 #[cfg(test)]

@@ -13,7 +13,7 @@
 //! | `--root DIR` | every input and output not named otherwise is at its conventional place under `DIR` (see [`crate::argo::paths`]); default `/tmp/kfp`, the layout of an Argo step |
 //! | `--param NAME=VALUE` | a parameter input, given inline |
 //! | `--param-file NAME=PATH` | a parameter input, read from a file (how Argo passes them) |
-//! | `--input NAME=PATH` | an artifact input (a file or a folder) |
+//! | `--input NAME=PATH` | an artifact input (a file or a folder); for a list of artifacts, a folder with one entry per artifact |
 //! | `--input-metadata NAME=PATH` | the JSON metadata of an artifact input, if known |
 //! | `--output-param NAME=PATH` | where to write a parameter output |
 //! | `--output NAME=PATH` | where to write an artifact output |
@@ -277,6 +277,60 @@ impl ExecContext {
         Ok(input)
     }
 
+    /// A list-of-artifacts input (`Vec<Input<K>>`): the folder given for it holds one entry
+    /// per artifact, taken in the order of the entries' names. An entry that is an artifact
+    /// folder of a Rust component (`data` and `metadata.json`) gives its payload and
+    /// metadata; one with `data` but no `metadata.json` is the remains of a failed try (the
+    /// executor writes the metadata last, on success) and is left out; any other entry is an
+    /// artifact as it is. A missing or empty folder is an empty list (a loop over no items).
+    pub fn input_list<K: ArtifactKind>(&self, name: &str) -> Result<Vec<Input<K>>, ExecError> {
+        use crate::argo::paths::{ARTIFACT_DATA, ARTIFACT_METADATA};
+        let Some(folder) = self.args.inputs.get(name) else {
+            return Err(ExecError::MissingInput {
+                component: self.component.clone(),
+                input: name.to_owned(),
+            });
+        };
+        let entries = match std::fs::read_dir(folder) {
+            Ok(entries) => entries,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),
+            Err(e) => return Err(self.io_error(folder, e)),
+        };
+        let mut paths = Vec::new();
+        for entry in entries {
+            let entry = entry.map_err(|e| self.io_error(folder, e))?;
+            let file_name = entry.file_name();
+            // Hidden entries are temporary files, never artifacts.
+            if file_name.to_string_lossy().starts_with('.') {
+                continue;
+            }
+            paths.push(entry.path());
+        }
+        paths.sort();
+        let mut inputs = Vec::with_capacity(paths.len());
+        for path in paths {
+            let data = path.join(ARTIFACT_DATA);
+            let metadata = path.join(ARTIFACT_METADATA);
+            if !data.exists() {
+                inputs.push(Input::new(name, path));
+                continue;
+            }
+            if !metadata.exists() {
+                continue;
+            }
+            let text =
+                std::fs::read_to_string(&metadata).map_err(|e| self.io_error(&metadata, e))?;
+            let parsed: Metadata =
+                serde_json::from_str(&text).map_err(|e| ExecError::BadInput {
+                    component: self.component.clone(),
+                    input: name.to_owned(),
+                    message: format!("metadata {}: {e}", metadata.display()),
+                })?;
+            inputs.push(Input::new(name, data).with_metadata(parsed));
+        }
+        Ok(inputs)
+    }
+
     /// An artifact output: its parent folder is created, and its metadata is saved by
     /// [`ExecContext::finish`].
     pub fn output<K: ArtifactKind>(&mut self, name: &str) -> Result<Output<K>, ExecError> {
@@ -387,7 +441,12 @@ impl ExecArgs {
         };
         for input in &spec.inputs {
             let name = &input.name;
-            if input.ty.is_artifact() {
+            if input.ty.is_artifact_list() {
+                // A folder of artifacts, read by `ExecContext::input_list`.
+                self.inputs
+                    .entry(name.clone())
+                    .or_insert_with(|| at(paths::artifact_input(name)));
+            } else if input.ty.is_artifact() {
                 if self.inputs.contains_key(name) {
                     continue;
                 }
@@ -519,6 +578,60 @@ mod tests {
         );
         let err = ctx.param::<u32>("absent").unwrap_err().to_string();
         assert_eq!(err, "component 'demo': input 'absent' was not given");
+    }
+
+    #[test]
+    fn artifact_lists_are_read_in_name_order_without_failed_tries() {
+        let dir = tempfile::tempdir().unwrap();
+        let folder = dir.path().join("models");
+        let artifact = |entry: &str, data: &str, metadata: Option<&str>| {
+            let at = folder.join(entry);
+            std::fs::create_dir_all(&at).unwrap();
+            std::fs::write(at.join("data"), data).unwrap();
+            if let Some(metadata) = metadata {
+                std::fs::write(at.join("metadata.json"), metadata).unwrap();
+            }
+        };
+        artifact("wf-loop-2", "second", Some(r#"{"lr": 0.1}"#));
+        artifact("wf-loop-1", "first", Some(r#"{"lr": 0.01}"#));
+        artifact("wf-loop-0-failed", "half", None);
+        std::fs::write(folder.join("plain"), "from a container component").unwrap();
+        std::fs::write(folder.join(".partial.tmp"), "ignored").unwrap();
+        let mut args = ExecArgs::default();
+        args.inputs.insert("models".into(), folder.clone());
+        let ctx = ExecContext::new("pick", args);
+        let models = ctx.input_list::<crate::Model>("models").unwrap();
+        let read: Vec<String> = models
+            .iter()
+            .map(|m| std::fs::read_to_string(m.path()).unwrap())
+            .collect();
+        assert_eq!(read, ["from a container component", "first", "second"]);
+        assert_eq!(models[1].metadata()["lr"], 0.01);
+        assert!(models[0].metadata().is_empty());
+        assert_eq!(models[2].name(), "models");
+
+        // A loop over no items: no folder at all, or an empty one.
+        let mut args = ExecArgs::default();
+        args.inputs
+            .insert("models".into(), dir.path().join("absent"));
+        let ctx = ExecContext::new("pick", args);
+        assert!(ctx.input_list::<crate::Model>("models").unwrap().is_empty());
+        std::fs::create_dir(dir.path().join("empty")).unwrap();
+        let mut args = ExecArgs::default();
+        args.inputs
+            .insert("models".into(), dir.path().join("empty"));
+        let ctx = ExecContext::new("pick", args);
+        assert!(ctx.input_list::<crate::Model>("models").unwrap().is_empty());
+
+        // Bad metadata names the input.
+        artifact("wf-loop-3", "third", Some("not json"));
+        let mut args = ExecArgs::default();
+        args.inputs.insert("models".into(), folder);
+        let err = ExecContext::new("pick", args)
+            .input_list::<crate::Model>("models")
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("input 'models': metadata"), "{err}");
     }
 
     #[test]

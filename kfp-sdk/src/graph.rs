@@ -133,11 +133,13 @@ impl Task {
     }
 
     /// The type of one of this task's outputs as other tasks see it: a parameter output of a
-    /// repeated task is the list of every iteration's values.
+    /// repeated task is the list of every iteration's values, an artifact output the list of
+    /// every iteration's artifacts.
     pub fn output_type(&self, name: &str) -> Option<IoType> {
         let ty = self.executable.output_type(name)?;
         Some(match (&self.repeat, ty) {
             (Some(_), IoType::Parameter(_)) => IoType::Parameter(crate::ParamType::List),
+            (Some(_), IoType::Artifact(title)) => IoType::ArtifactList(title),
             (_, ty) => ty,
         })
     }

@@ -94,7 +94,7 @@ pub fn validate(graph: &PipelineGraph) -> Result<(), ValidationErrors> {
             ),
         });
     }
-    check_pipeline(graph, &graph.name, &mut errors);
+    check_pipeline(graph, &graph.name, false, &mut errors);
     if errors.is_empty() {
         Ok(())
     } else {
@@ -108,6 +108,8 @@ struct Checker<'a> {
     tasks: HashMap<&'a str, &'a Task>,
     path: &'a str,
     errors: &'a mut Vec<ValidationError>,
+    /// Whether this pipeline runs inside an iteration of a loop (at any depth).
+    in_loop: bool,
 }
 
 impl Checker<'_> {
@@ -124,7 +126,7 @@ impl Checker<'_> {
     fn source_type(&self, source: &ValueSource, expected: &IoType) -> Result<IoType, String> {
         match source {
             ValueSource::Constant(value) => match expected {
-                IoType::Artifact(_) => {
+                IoType::Artifact(_) | IoType::ArtifactList(_) => {
                     Err("an artifact input needs an artifact, not a constant".to_owned())
                 }
                 IoType::Parameter(t) if json_fits(value, *t) => Ok(expected.clone()),
@@ -217,12 +219,36 @@ impl Checker<'_> {
             }
             None => {}
         }
-        if task.executable.outputs().iter().any(|o| o.ty.is_artifact()) && task.repeat.is_some() {
-            self.error(
-                Some(name),
-                "outputs",
-                "a loop collects parameter outputs only; artifacts made in a loop cannot be fanned in yet",
-            );
+        if task.repeat.is_some() {
+            self.check_fan_in(task);
+        }
+    }
+
+    /// Checks a loop whose iterations make artifacts that it collects (fan-in).
+    fn check_fan_in(&mut self, task: &Task) {
+        let name = task.name.as_str();
+        for output in task.executable.outputs() {
+            match &output.ty {
+                IoType::Artifact(_) if self.in_loop => self.error(
+                    Some(name),
+                    format!("output '{}'", output.name),
+                    "collecting artifacts made in a loop that is itself inside a loop is not \
+                     supported (on Argo a DAG has no storage key unique to each iteration of the \
+                     outer loop); collect them in the outer loop's body with a nested pipeline \
+                     instead, or return a parameter",
+                ),
+                IoType::Artifact(_) => {
+                    if let Err(message) = made_inside(&task.executable, &output.name) {
+                        self.error(Some(name), format!("output '{}'", output.name), message);
+                    }
+                }
+                IoType::ArtifactList(_) => self.error(
+                    Some(name),
+                    format!("output '{}'", output.name),
+                    "a loop cannot collect lists of artifacts (lists of lists are not supported)",
+                ),
+                IoType::Parameter(_) => {}
+            }
         }
     }
 
@@ -382,6 +408,14 @@ fn check_component(spec: &ComponentSpec, path: &str, errors: &mut Vec<Validation
             );
         }
     }
+    for output in &spec.outputs {
+        if output.ty.is_artifact_list() {
+            error(
+                format!("output '{}'", output.name),
+                "a component writes single artifacts; lists of artifacts come from loops".into(),
+            );
+        }
+    }
     if let Implementation::Container { image, command } = &spec.implementation {
         if image.trim().is_empty() {
             error(
@@ -392,12 +426,16 @@ fn check_component(spec: &ComponentSpec, path: &str, errors: &mut Vec<Validation
         for part in command {
             let (name, ok) = match part {
                 CommandPart::Literal(_) => continue,
-                CommandPart::InputValue(n) => {
-                    (n, spec.find_input(n).is_some_and(|i| !i.ty.is_artifact()))
-                }
-                CommandPart::InputPath(n) => {
-                    (n, spec.find_input(n).is_some_and(|i| i.ty.is_artifact()))
-                }
+                CommandPart::InputValue(n) => (
+                    n,
+                    spec.find_input(n)
+                        .is_some_and(|i| matches!(i.ty, IoType::Parameter(_))),
+                ),
+                CommandPart::InputPath(n) => (
+                    n,
+                    spec.find_input(n)
+                        .is_some_and(|i| !matches!(i.ty, IoType::Parameter(_))),
+                ),
                 CommandPart::OutputPath(n) => (n, spec.find_output(n).is_some()),
             };
             if !ok {
@@ -412,7 +450,12 @@ fn check_component(spec: &ComponentSpec, path: &str, errors: &mut Vec<Validation
     }
 }
 
-fn check_pipeline(graph: &PipelineGraph, path: &str, errors: &mut Vec<ValidationError>) {
+fn check_pipeline(
+    graph: &PipelineGraph,
+    path: &str,
+    in_loop: bool,
+    errors: &mut Vec<ValidationError>,
+) {
     let mut tasks = HashMap::with_capacity(graph.tasks.len());
     for task in &graph.tasks {
         tasks.entry(task.name.as_str()).or_insert(task);
@@ -422,6 +465,7 @@ fn check_pipeline(graph: &PipelineGraph, path: &str, errors: &mut Vec<Validation
         tasks,
         path,
         errors,
+        in_loop,
     };
     let mut names = BTreeSet::new();
     for input in &graph.inputs {
@@ -494,6 +538,14 @@ fn check_pipeline(graph: &PipelineGraph, path: &str, errors: &mut Vec<Validation
         if !output_names.insert(output.spec.name.as_str()) {
             checker.error(None, field.clone(), "is declared twice");
         }
+        if output.spec.ty.is_artifact_list() {
+            checker.error(
+                None,
+                field.clone(),
+                "a pipeline cannot return a collected list of artifacts (not supported yet): \
+                 consume it inside the pipeline that runs the loop",
+            );
+        }
         match checker.source_type(&output.source, &output.spec.ty) {
             Err(message) => checker.error(None, field, message),
             Ok(found) if found != output.spec.ty => checker.error(
@@ -520,6 +572,7 @@ fn check_pipeline(graph: &PipelineGraph, path: &str, errors: &mut Vec<Validation
                     inner,
                     &format!("{path}/{}", task.name),
                     allow_status,
+                    in_loop || task.repeat.is_some(),
                     errors,
                 )
             }
@@ -532,10 +585,11 @@ fn check_group(
     graph: &PipelineGraph,
     path: &str,
     allow_status: bool,
+    in_loop: bool,
     errors: &mut Vec<ValidationError>,
 ) {
     let before = errors.len();
-    check_pipeline(graph, path, errors);
+    check_pipeline(graph, path, in_loop, errors);
     if allow_status {
         let mut index = before;
         while index < errors.len() {
@@ -545,6 +599,30 @@ fn check_group(
                 index += 1;
             }
         }
+    }
+}
+
+/// Whether artifact output `output` of `executable` is made by a task inside it (so that a
+/// loop repeating it can collect one per iteration), or why not.
+fn made_inside(executable: &Executable, output: &str) -> Result<(), String> {
+    let Executable::Pipeline(graph) = executable else {
+        return Ok(());
+    };
+    let Some(found) = graph.outputs.iter().find(|o| o.spec.name == output) else {
+        return Ok(()); // reported as a missing output elsewhere
+    };
+    match &found.source {
+        ValueSource::TaskOutput { task, output } => match graph.task(task) {
+            Some(producer) if producer.repeat.is_none() => {
+                made_inside(&producer.executable, output)
+            }
+            _ => Ok(()), // a missing task or a loop inside the loop: reported elsewhere
+        },
+        _ => Err(
+            "a loop collects artifacts its iterations make; this one comes from outside \
+                  the loop (pass it on directly instead)"
+                .into(),
+        ),
     }
 }
 

@@ -6,6 +6,13 @@
 //! It supports what our emitter produces (DAG and container templates, `depends` on task
 //! names, parameters and artifacts) and panics on anything else, so a change in the emitted
 //! YAML that it does not understand fails loudly.
+//!
+//! Key-only artifacts (how loops collect artifacts) go to a folder standing for the
+//! artifact repository's bucket: an output with a key and `archive: none` is copied there as
+//! a folder of files under its key (`{{pod.name}}` is unique per simulated pod), and an
+//! input with a key gets everything under that key as a folder, as Argo's S3 driver does
+//! (`PutDirectory`, `GetDirectory`); a key with nothing under it is a missing artifact,
+//! skipped when the artifact is optional.
 #![allow(dead_code)]
 
 use std::collections::BTreeMap;
@@ -32,8 +39,18 @@ pub struct Simulator<'a> {
     pub failed: bool,
     /// Record a failing step instead of panicking, skip what follows, run the exit hook.
     pub tolerate_failures: bool,
-    /// `workflow.parameters.*` and `workflow.status`.
+    /// `workflow.parameters.*`, `workflow.uid` and `workflow.status`.
     globals: BTreeMap<String, String>,
+}
+
+/// The folder standing for the artifact repository's bucket.
+pub fn bucket(work: &Path) -> PathBuf {
+    work.join("bucket")
+}
+
+/// The key of a key-only artifact (any storage kind), if it has one.
+fn key_of(a: &kfp_sdk::argo::model::Artifact) -> Option<&str> {
+    kfp_sdk::argo::ArtifactStorage::key_of(a)
 }
 
 /// Evaluates an Argo `when` expression after substitution: comparisons of quoted strings,
@@ -230,6 +247,8 @@ impl<'a> Simulator<'a> {
             self.globals
                 .insert(format!("workflow.parameters.{k}"), v.clone());
         }
+        self.globals
+            .insert("workflow.uid".into(), "00000000-sim-uid".into());
         let entry = self.workflow.spec.entrypoint.clone().expect("entrypoint");
         let outputs = self.run_template(&entry, params, BTreeMap::new());
         let hook = self
@@ -297,6 +316,8 @@ impl<'a> Simulator<'a> {
             .unwrap_or_else(|| panic!("template '{name}' is neither a DAG nor a container"));
         self.steps += 1;
         let dir = self.work.join(format!("step-{:03}-{name}", self.steps));
+        // Argo names a pod after its workflow, template and a hash: unique per try.
+        vars.insert("pod.name".into(), format!("sim-{name}-{:03}", self.steps));
         let map = |path: &str| -> PathBuf {
             let relative = path
                 .strip_prefix("/tmp/kfp/")
@@ -308,11 +329,14 @@ impl<'a> Simulator<'a> {
             std::fs::create_dir_all(path.parent().unwrap()).unwrap();
             if let Some(raw) = &a.raw {
                 std::fs::write(&path, substitute(&raw.data, &vars)).unwrap();
-            } else {
-                let source = artifacts.get(&a.name).unwrap_or_else(|| {
-                    panic!("template '{name}': artifact '{}' not supplied", a.name)
-                });
+            } else if let Some(source) = artifacts.get(&a.name) {
                 copy(source, &path);
+            } else {
+                assert!(
+                    a.optional == Some(true),
+                    "template '{name}': artifact '{}' not supplied",
+                    a.name
+                );
             }
         }
         let command = container.command.clone().expect("command");
@@ -369,6 +393,18 @@ impl<'a> Simulator<'a> {
                 "step '{name}' wrote no artifact '{}'",
                 a.name
             );
+            if let Some(key) = key_of(a) {
+                // Uploaded under its key as separate files: only with no archiving.
+                assert!(
+                    a.archive.as_ref().is_some_and(|s| s.none.is_some()),
+                    "step '{name}': keyed output '{}' must have archive: none",
+                    a.name
+                );
+                let key = substitute(key, &vars);
+                let target = bucket(&self.work).join(&key);
+                assert!(!target.exists(), "key {key} written twice");
+                copy(&path, &target);
+            }
             outputs.artifacts.insert(a.name.clone(), path);
         }
         vars.clear();
@@ -499,14 +535,27 @@ impl<'a> Simulator<'a> {
                 .artifacts
                 .iter()
                 .flatten()
-                .map(|a| {
+                .filter_map(|a| {
+                    if let Some(key) = key_of(a) {
+                        // A key-only artifact: everything under the key, as a folder.
+                        let path = bucket(&self.work).join(substitute(key, vars));
+                        if !path.exists() {
+                            assert!(
+                                a.optional == Some(true),
+                                "task '{}': nothing under key {key}",
+                                task.name
+                            );
+                            return None;
+                        }
+                        return Some((a.name.clone(), path));
+                    }
                     let from = a.from.as_deref().expect("artifact from");
                     let key = from.trim_start_matches("{{").trim_end_matches("}}");
                     let path = artifact_vars
                         .get(key)
                         .unwrap_or_else(|| panic!("unresolved artifact {from}"))
                         .clone();
-                    (a.name.clone(), path)
+                    Some((a.name.clone(), path))
                 })
                 .collect();
             let template_name = task.template.as_deref().expect("task template");
@@ -533,9 +582,15 @@ impl<'a> Simulator<'a> {
         for a in declared.artifacts.iter().flatten() {
             let from = a.from.as_deref().expect("artifact from");
             let key = from.trim_start_matches("{{").trim_end_matches("}}");
-            outputs
-                .artifacts
-                .insert(a.name.clone(), artifact_vars[key].clone());
+            match artifact_vars.get(key) {
+                Some(path) => {
+                    outputs.artifacts.insert(a.name.clone(), path.clone());
+                }
+                None => assert!(
+                    a.optional == Some(true),
+                    "DAG '{name}': unresolved output artifact {from}"
+                ),
+            }
         }
         outputs
     }

@@ -137,7 +137,7 @@ pub fn compile(graph: &PipelineGraph, options: &ArgoOptions) -> Result<model::Wo
         component_templates: HashMap::new(),
         pipeline_templates: HashMap::new(),
     };
-    let entrypoint = emitter.pipeline_template(graph, true);
+    let entrypoint = emitter.pipeline_template(graph, true, &[]);
     let arguments = graph
         .inputs
         .iter()
@@ -165,7 +165,7 @@ pub fn compile(graph: &PipelineGraph, options: &ArgoOptions) -> Result<model::Wo
         ..Default::default()
     };
     let hooks = graph.exit_handler.as_deref().map(|exit| {
-        let template = emitter.template_of(exit);
+        let template = emitter.template_of(exit, &[]);
         // The hook runs outside the DAG: pipeline parameters are workflow parameters there.
         let parameters = exit
             .arguments
@@ -205,7 +205,7 @@ pub fn compile(graph: &PipelineGraph, options: &ArgoOptions) -> Result<model::Wo
     let mut used: Vec<(&String, &TaskConfig)> = emitter
         .component_templates
         .iter()
-        .map(|((_, config), name)| (name, config))
+        .map(|((_, config, _), name)| (name, config))
         .collect();
     used.sort_by_key(|(name, _)| *name);
     super::workflow_options::apply(
@@ -254,10 +254,55 @@ struct Emitter<'a> {
     options: &'a ArgoOptions,
     templates: Vec<model::Template>,
     taken: names::UniqueNames,
-    /// (component name, effective settings) → template name.
-    component_templates: HashMap<(String, TaskConfig), String>,
-    /// Nested pipelines, by address → template name.
-    pipeline_templates: HashMap<usize, String>,
+    /// (component name, effective settings, outputs collected by a loop) → template name.
+    component_templates: HashMap<(String, TaskConfig, Vec<String>), String>,
+    /// (nested pipeline's address, outputs collected by a loop) → template name.
+    pipeline_templates: HashMap<(usize, Vec<String>), String>,
+}
+
+/// The key prefix, in the artifact repository, under which the loops of the root DAG collect
+/// artifacts: unique per run.
+pub const FAN_IN_ROOT: &str = "kfp-rs/{{workflow.uid}}";
+
+/// The input parameter of a nested DAG template that holds the key prefix under which its
+/// loops collect artifacts (the caller's prefix and the calling task's name), so that two
+/// uses of one nested pipeline never share keys.
+pub const FAN_IN_BASE: &str = "kfp-fan-in";
+
+/// The input parameter of a template variant holding the key prefix under which it uploads
+/// artifact output `output`, one folder per pod (`PREFIX/{{pod.name}}`), for a loop to
+/// collect.
+pub fn fan_in_param(output: &str) -> String {
+    format!("{FAN_IN_BASE}-{output}")
+}
+
+/// The key prefix under which loop task `task` of a DAG with prefix `base` collects its
+/// artifact output `output`. The last, fixed part keeps one prefix from being the start of
+/// another (`a/output` and `a/output2`) for stores that list by plain prefix, like GCS.
+pub fn collected_prefix(base: &str, task: &str, output: &str) -> String {
+    format!("{base}/{task}/{output}/collected")
+}
+
+/// Whether a pipeline, or a pipeline it runs (not as a loop body), has a loop that collects
+/// artifacts, and so needs a key prefix of its own.
+fn collects_artifacts(graph: &PipelineGraph) -> bool {
+    graph
+        .tasks
+        .iter()
+        .any(|task| match (&task.repeat, &task.executable) {
+            (Some(_), executable) => executable.outputs().iter().any(|o| o.ty.is_artifact()),
+            (None, Executable::Pipeline(inner)) => collects_artifacts(inner),
+            (None, Executable::Component(_)) => false,
+        })
+}
+
+/// What a DAG template being made needs to wire artifact fan-in.
+struct DagContext {
+    /// The key prefix of this DAG's loops.
+    base: String,
+    /// Tasks whose artifact outputs become this DAG's collected outputs: task name →
+    /// (output, key-prefix expression).
+    fan_out: HashMap<String, Vec<(String, String)>>,
 }
 
 fn some_vec<T>(items: Vec<T>) -> Option<Vec<T>> {
@@ -329,30 +374,67 @@ impl Emitter<'_> {
         self.taken.unique(base)
     }
 
-    fn pipeline_template(&mut self, graph: &PipelineGraph, root: bool) -> String {
+    /// The DAG template of `graph`; the artifact outputs named in `fan_out` are uploaded
+    /// under key prefixes given as input parameters, for the loop repeating it to collect.
+    fn pipeline_template(
+        &mut self,
+        graph: &PipelineGraph,
+        root: bool,
+        fan_out: &[String],
+    ) -> String {
         let name = self.reserve(&names::kebab(&graph.name));
         // Reserve the position so that the entrypoint comes first in the YAML.
         let position = self.templates.len();
         self.templates.push(model::Template::default());
-        let tasks = graph.tasks.iter().map(|task| self.dag_task(task)).collect();
+        let own_base = !root && collects_artifacts(graph);
+        let mut context = DagContext {
+            base: if own_base {
+                format!("{{{{inputs.parameters.{FAN_IN_BASE}}}}}")
+            } else {
+                FAN_IN_ROOT.to_owned()
+            },
+            fan_out: HashMap::new(),
+        };
+        for out in fan_out {
+            if let Some(found) = graph.outputs.iter().find(|o| &o.spec.name == out)
+                && let ValueSource::TaskOutput { task, output } = &found.source
+            {
+                context.fan_out.entry(task.clone()).or_default().push((
+                    output.clone(),
+                    format!("{{{{inputs.parameters.{}}}}}", fan_in_param(out)),
+                ));
+            }
+        }
+        let tasks = graph
+            .tasks
+            .iter()
+            .map(|task| self.dag_task(task, &context))
+            .collect();
+        let mut in_params: Vec<model::Parameter> = graph
+            .inputs
+            .iter()
+            .filter(|i| !i.ty.is_artifact())
+            .map(|i| model::Parameter {
+                name: i.name.clone(),
+                // The root's defaults live in spec.arguments; nested ones here.
+                default: if root {
+                    None
+                } else {
+                    i.default.as_ref().map(json_to_text)
+                },
+                ..Default::default()
+            })
+            .collect();
+        let prefixes = own_base
+            .then(|| FAN_IN_BASE.to_owned())
+            .into_iter()
+            .chain(fan_out.iter().map(|o| fan_in_param(o)));
+        in_params.extend(prefixes.map(|name| model::Parameter {
+            name,
+            ..Default::default()
+        }));
         let inputs = model::Inputs {
-            parameters: some_vec(
-                graph
-                    .inputs
-                    .iter()
-                    .filter(|i| !i.ty.is_artifact())
-                    .map(|i| model::Parameter {
-                        name: i.name.clone(),
-                        // The root's defaults live in spec.arguments; nested ones here.
-                        default: if root {
-                            None
-                        } else {
-                            i.default.as_ref().map(json_to_text)
-                        },
-                        ..Default::default()
-                    })
-                    .collect(),
-            ),
+            parameters: some_vec(in_params),
             artifacts: some_vec(
                 graph
                     .inputs
@@ -372,6 +454,8 @@ impl Emitter<'_> {
                 out_artifacts.push(model::Artifact {
                     name: output.spec.name.clone(),
                     from: reference(&output.source, true),
+                    // Collected through its key, so a skipped producer is no error.
+                    optional: fan_out.contains(&output.spec.name).then_some(true),
                     ..Default::default()
                 });
             } else {
@@ -413,16 +497,19 @@ impl Emitter<'_> {
         name
     }
 
-    /// The template a task runs (made on first use).
-    fn template_of(&mut self, task: &Task) -> String {
+    /// The template a task runs (made on first use); the artifact outputs named in
+    /// `fan_out` are uploaded for a loop to collect (a template variant).
+    fn template_of(&mut self, task: &Task, fan_out: &[String]) -> String {
         match &task.executable {
-            Executable::Component(spec) => self.component_template(spec, &task.effective_config()),
+            Executable::Component(spec) => {
+                self.component_template(spec, &task.effective_config(), fan_out)
+            }
             Executable::Pipeline(inner) => {
-                let key = Arc::as_ptr(inner) as usize;
+                let key = (Arc::as_ptr(inner) as usize, fan_out.to_vec());
                 match self.pipeline_templates.get(&key) {
                     Some(existing) => existing.clone(),
                     None => {
-                        let created = self.pipeline_template(inner, false);
+                        let created = self.pipeline_template(inner, false, fan_out);
                         self.pipeline_templates.insert(key, created.clone());
                         created
                     }
@@ -432,14 +519,36 @@ impl Emitter<'_> {
     }
 
     /// The arguments a task passes to its template.
-    fn arguments(task: &Task) -> Option<model::Arguments> {
+    fn arguments(&self, task: &Task, context: &DagContext) -> Option<model::Arguments> {
         let mut parameters = Vec::new();
         let mut artifacts = Vec::new();
         for input in task.executable.inputs() {
             let Some(source) = task.argument(&input.name) else {
                 continue;
             };
-            if input.ty.is_artifact() {
+            if input.ty.is_artifact_list() {
+                // On Argo a list of artifacts is a key prefix: a component downloads the
+                // whole prefix (a key-only artifact; nothing there is an empty list), a DAG
+                // passes the prefix on as a parameter.
+                let prefix = match source {
+                    ValueSource::TaskOutput { task, output } => {
+                        collected_prefix(&context.base, task, output)
+                    }
+                    other => parameter_value(other),
+                };
+                match &task.executable {
+                    Executable::Component(_) => artifacts.push(model::Artifact {
+                        name: input.name.clone(),
+                        optional: Some(true),
+                        ..self.options.workflow.fan_in_storage.key_only(prefix)
+                    }),
+                    Executable::Pipeline(_) => parameters.push(model::Parameter {
+                        name: input.name.clone(),
+                        value: Some(prefix),
+                        ..Default::default()
+                    }),
+                }
+            } else if input.ty.is_artifact() {
                 artifacts.push(model::Artifact {
                     name: input.name.clone(),
                     from: reference(source, true),
@@ -460,14 +569,52 @@ impl Emitter<'_> {
     }
 
     /// One DAG task: its template, arguments, dependencies, condition and loop.
-    fn dag_task(&mut self, task: &Task) -> model::DAGTask {
-        let template = self.template_of(task);
+    fn dag_task(&mut self, task: &Task, context: &DagContext) -> model::DAGTask {
+        // The key prefixes of the artifact outputs this task uploads for a loop: its own,
+        // when it is a loop collecting artifacts, or its DAG's collected outputs.
+        let fan_out: Vec<(String, String)> = if task.repeat.is_some() {
+            task.executable
+                .outputs()
+                .iter()
+                .filter(|o| o.ty.is_artifact())
+                .map(|o| {
+                    let prefix = collected_prefix(&context.base, &task.name, &o.name);
+                    (o.name.clone(), prefix)
+                })
+                .collect()
+        } else {
+            context.fan_out.get(&task.name).cloned().unwrap_or_default()
+        };
+        let fan_out_names: Vec<String> = fan_out.iter().map(|(o, _)| o.clone()).collect();
+        let template = self.template_of(task, &fan_out_names);
+        let mut prefixes: Vec<(String, String)> = fan_out
+            .into_iter()
+            .map(|(output, prefix)| (fan_in_param(&output), prefix))
+            .collect();
+        if let (None, Executable::Pipeline(inner)) = (&task.repeat, &task.executable)
+            && collects_artifacts(inner)
+        {
+            prefixes.push((
+                FAN_IN_BASE.to_owned(),
+                format!("{}/{}", context.base, task.name),
+            ));
+        }
+        let mut arguments = self.arguments(task, context);
+        if !prefixes.is_empty() {
+            let arguments = arguments.get_or_insert_with(model::Arguments::default);
+            let parameters = arguments.parameters.get_or_insert_with(Vec::new);
+            parameters.extend(prefixes.iter().map(|(name, value)| model::Parameter {
+                name: name.clone(),
+                value: Some(value.clone()),
+                ..Default::default()
+            }));
+        }
         let upstream = task.upstream();
         let mut dag_task = model::DAGTask {
             name: task.name.clone(),
             template: Some(template.clone()),
             depends: (!upstream.is_empty()).then(|| upstream.join(" && ")),
-            arguments: Self::arguments(task),
+            arguments,
             when: task.when.as_ref().map(when_expression),
             ..Default::default()
         };
@@ -477,7 +624,8 @@ impl Emitter<'_> {
                 Some(limit) => {
                     // Argo limits parallelism per template: a driver template holds the
                     // loop alone, so the limit applies to its iterations only.
-                    let driver = self.loop_driver(task, &template, limit);
+                    let extra: Vec<String> = prefixes.into_iter().map(|(name, _)| name).collect();
+                    let driver = self.loop_driver(task, &template, limit, &extra);
                     dag_task.template = Some(driver);
                     if let Some(arguments) = &mut dag_task.arguments {
                         if let Some(parameters) = &mut arguments.parameters {
@@ -501,7 +649,7 @@ impl Emitter<'_> {
 
     /// A DAG template that runs `body` once per item of `task`'s loop, at most `limit` at a
     /// time, and passes the collected outputs on.
-    fn loop_driver(&mut self, task: &Task, body: &str, limit: u32) -> String {
+    fn loop_driver(&mut self, task: &Task, body: &str, limit: u32, extra: &[String]) -> String {
         let name = self.reserve(&format!("{body}-loop"));
         let inputs: Vec<&crate::component::InputSpec> = task
             .executable
@@ -518,6 +666,11 @@ impl Emitter<'_> {
                 ..Default::default()
             })
             .collect();
+        parameters.extend(extra.iter().map(|name| model::Parameter {
+            name: name.clone(),
+            value: Some(format!("{{{{inputs.parameters.{name}}}}}")),
+            ..Default::default()
+        }));
         parameters.push(model::Parameter {
             name: "item".into(),
             value: Some("{{item}}".into()),
@@ -557,6 +710,10 @@ impl Emitter<'_> {
                 ..Default::default()
             })
             .collect();
+        input_parameters.extend(extra.iter().map(|name| model::Parameter {
+            name: name.clone(),
+            ..Default::default()
+        }));
         if matches!(items, LoopItems::Param(_)) {
             input_parameters.push(model::Parameter {
                 name: "kfp-loop-items".into(),
@@ -608,14 +765,19 @@ impl Emitter<'_> {
         name
     }
 
-    fn component_template(&mut self, spec: &ComponentSpec, config: &TaskConfig) -> String {
-        let key = (spec.name.clone(), config.clone());
+    fn component_template(
+        &mut self,
+        spec: &ComponentSpec,
+        config: &TaskConfig,
+        fan_out: &[String],
+    ) -> String {
+        let key = (spec.name.clone(), config.clone(), fan_out.to_vec());
         if let Some(existing) = self.component_templates.get(&key) {
             return existing.clone();
         }
         let name = self.reserve(&names::kebab(&spec.name));
         self.component_templates.insert(key, name.clone());
-        let template = self.container_template(&name, spec, config);
+        let template = self.container_template(&name, spec, config, fan_out);
         self.templates.push(template);
         name
     }
@@ -625,6 +787,7 @@ impl Emitter<'_> {
         name: &str,
         spec: &ComponentSpec,
         config: &TaskConfig,
+        fan_out: &[String],
     ) -> model::Template {
         let mut in_params = Vec::new();
         let mut in_artifacts = Vec::new();
@@ -660,7 +823,22 @@ impl Emitter<'_> {
                         ..Default::default()
                     });
                 }
+                IoType::ArtifactList(_) => {
+                    // A folder with one entry per artifact; absent when there is none.
+                    in_artifacts.push(model::Artifact {
+                        name: input.name.clone(),
+                        path: Some(paths::artifact_input(&input.name)),
+                        optional: Some(true),
+                        ..Default::default()
+                    });
+                }
             }
+        }
+        for output in fan_out {
+            in_params.push(model::Parameter {
+                name: fan_in_param(output),
+                ..Default::default()
+            });
         }
         let mut out_params = Vec::new();
         let mut out_artifacts = Vec::new();
@@ -677,6 +855,24 @@ impl Emitter<'_> {
                         ..Default::default()
                     });
                 }
+                IoType::Artifact(_) if fan_out.contains(&output.name) => {
+                    // Uploaded as a folder of separate objects under the loop's prefix, one
+                    // folder per pod (unique per iteration and retry), for the consumer to
+                    // download the whole prefix.
+                    let key = format!(
+                        "{{{{inputs.parameters.{}}}}}/{{{{pod.name}}}}",
+                        fan_in_param(&output.name)
+                    );
+                    out_artifacts.push(model::Artifact {
+                        name: output.name.clone(),
+                        path: Some(paths::artifact_output(&output.name)),
+                        archive: Some(model::ArchiveStrategy {
+                            none: Some(model::NoneStrategy {}),
+                            ..Default::default()
+                        }),
+                        ..self.options.workflow.fan_in_storage.key_only(key)
+                    });
+                }
                 IoType::Artifact(_) => {
                     let path = paths::artifact_output(&output.name);
                     out_artifacts.push(model::Artifact {
@@ -685,6 +881,8 @@ impl Emitter<'_> {
                         ..Default::default()
                     });
                 }
+                // Validation rejects components with such outputs.
+                IoType::ArtifactList(_) => {}
             }
         }
         let (image, command, args) = match &spec.implementation {

@@ -31,7 +31,8 @@ use std::collections::BTreeMap;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1 as metav1;
 
 use super::workflow_options::{
-    ArtifactRepositoryRef, PodGcStrategy, TimeToLive, VolumeClaimGcStrategy, WorkflowOptions,
+    ArtifactRepositoryRef, ArtifactStorage, PodGcStrategy, TimeToLive, VolumeClaimGcStrategy,
+    WorkflowOptions,
 };
 use super::{ArgoError, ArgoOptions, lint, model, to_yaml};
 use crate::graph::PipelineGraph;
@@ -332,6 +333,10 @@ pub struct CompileArgs {
     /// The artifact repository: CONFIGMAP or CONFIGMAP:KEY.
     #[arg(long, value_name = "CONFIGMAP[:KEY]")]
     pub artifact_repository: Option<String>,
+    /// The storage kind of the key-only artifacts that carry artifacts collected by loops
+    /// (the bucket comes from the artifact repository).
+    #[arg(long, value_enum, value_name = "KIND", default_value_t = ArtifactStorage::S3)]
+    pub fan_in_storage: ArtifactStorage,
     /// The workflow's priority.
     #[arg(long)]
     pub priority: Option<i32>,
@@ -443,6 +448,7 @@ impl CompileArgs {
             priority: self.priority,
             volume_claim_gc: self.volume_claim_gc,
             image_pull_secrets: self.image_pull_secrets.clone(),
+            fan_in_storage: self.fan_in_storage,
         };
         Ok((options, kind))
     }

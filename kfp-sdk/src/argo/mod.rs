@@ -32,5 +32,6 @@ pub use emit::{
 pub use kinds::{CompileArgs, ConcurrencyPolicy, CronOptions, Resource, ResourceKind, compile_as};
 pub use lint::{LintError, LintErrors};
 pub use workflow_options::{
-    ArtifactRepositoryRef, PodGcStrategy, TimeToLive, VolumeClaimGcStrategy, WorkflowOptions,
+    ArtifactRepositoryRef, ArtifactStorage, PodGcStrategy, TimeToLive, VolumeClaimGcStrategy,
+    WorkflowOptions,
 };

@@ -103,6 +103,74 @@ pub struct ArtifactRepositoryRef {
     pub key: Option<String>,
 }
 
+/// The storage kind written on key-only artifacts (artifacts with a key and no bucket, as
+/// Argo's docs call them), which carry the artifacts a loop collects (fan-in): each iteration
+/// uploads under one key prefix and the consuming task downloads the whole prefix.
+///
+/// Argo fills in everything but the key (bucket, endpoint, credentials) from the workflow's
+/// artifact repository (the controller's default, or the one
+/// [`WorkflowOptions::artifact_repository`] names), so one must be configured; a Kubeflow
+/// install configures MinIO, which is S3.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash, clap::ValueEnum)]
+pub enum ArtifactStorage {
+    /// `s3: {key: ..}` (S3, MinIO and other S3-compatible stores).
+    #[default]
+    S3,
+    /// `gcs: {key: ..}` (Google Cloud Storage).
+    Gcs,
+    /// `oss: {key: ..}` (Alibaba Cloud OSS).
+    Oss,
+    /// `azure: {blob: ..}` (Azure Blob Storage).
+    Azure,
+}
+
+impl ArtifactStorage {
+    /// An artifact location of this kind with only `key` set.
+    pub fn key_only(self, key: String) -> model::Artifact {
+        match self {
+            ArtifactStorage::S3 => model::Artifact {
+                s3: Some(model::S3Artifact {
+                    key: Some(key),
+                    ..Default::default()
+                }),
+                ..Default::default()
+            },
+            ArtifactStorage::Gcs => model::Artifact {
+                gcs: Some(model::GCSArtifact {
+                    key,
+                    ..Default::default()
+                }),
+                ..Default::default()
+            },
+            ArtifactStorage::Oss => model::Artifact {
+                oss: Some(model::OSSArtifact {
+                    key,
+                    ..Default::default()
+                }),
+                ..Default::default()
+            },
+            ArtifactStorage::Azure => model::Artifact {
+                azure: Some(model::AzureArtifact {
+                    blob: key,
+                    ..Default::default()
+                }),
+                ..Default::default()
+            },
+        }
+    }
+
+    /// The key of an artifact location of this kind, if it has one.
+    pub fn key_of(artifact: &model::Artifact) -> Option<&str> {
+        artifact
+            .s3
+            .as_ref()
+            .and_then(|a| a.key.as_deref())
+            .or(artifact.gcs.as_ref().map(|a| a.key.as_str()))
+            .or(artifact.oss.as_ref().map(|a| a.key.as_str()))
+            .or(artifact.azure.as_ref().map(|a| a.blob.as_str()))
+    }
+}
+
 /// Workflow-level options (see the [module docs](self)).
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct WorkflowOptions {
@@ -134,6 +202,9 @@ pub struct WorkflowOptions {
     pub volume_claim_gc: Option<VolumeClaimGcStrategy>,
     /// Secrets with registry credentials for every pod (tasks' own are added).
     pub image_pull_secrets: Vec<String>,
+    /// The storage kind of the key-only artifacts that carry artifacts collected by loops
+    /// (default S3; see [`ArtifactStorage`]).
+    pub fan_in_storage: ArtifactStorage,
 }
 
 impl WorkflowOptions {
@@ -232,6 +303,13 @@ impl WorkflowOptions {
     /// Deletes per-run volume claims as `strategy` says.
     pub fn volume_claim_gc(mut self, strategy: VolumeClaimGcStrategy) -> Self {
         self.volume_claim_gc = Some(strategy);
+        self
+    }
+
+    /// Writes the key-only artifacts that carry artifacts collected by loops with this
+    /// storage kind (default S3).
+    pub fn fan_in_storage(mut self, storage: ArtifactStorage) -> Self {
+        self.fan_in_storage = storage;
         self
     }
 

@@ -41,9 +41,10 @@ use std::rc::Rc;
 use std::sync::Arc;
 
 use super::{
-    BuildError, Capture, IntoParamRef, ParamRef, PipelineBuilder, PipelineReturn, SINGLE_OUTPUT,
-    Source, State, Task, TaskHandle, TaskState, current_scope,
+    ArtifactRef, BuildError, Capture, IntoParamRef, OutputRef, ParamRef, PipelineBuilder,
+    PipelineReturn, SINGLE_OUTPUT, Source, State, Task, TaskHandle, TaskState, current_scope,
 };
+use crate::artifact::ArtifactKind;
 use crate::component::IoType;
 use crate::config::TaskConfig;
 use crate::control::{CompareOp, Condition, Loop, LoopItems, Operand};
@@ -263,13 +264,45 @@ impl IntoLoopItems<i64> for std::ops::Range<i64> {
     }
 }
 
-/// What a loop body may return: nothing, or one parameter handle, whose values of every
-/// iteration the loop collects into a list (fan-in).
+/// What a loop body may return: nothing, one handle, or a tuple of two or three handles.
+/// The loop collects each over all iterations (fan-in): a parameter's values into a list
+/// (`ParamRef<T>` gives `ParamRef<Vec<T>>`), an artifact into a list of artifacts
+/// (`ArtifactRef<K>` gives `ArtifactRef<Vec<K>>`, which only a `Vec<Input<K>>` input takes).
 pub trait LoopReturn: PipelineReturn {
-    /// What the loop returns: `()`, or the list of every iteration's values.
+    /// What the loop returns: `()`, the collected handle, or a tuple of them.
     type Collected;
     /// The collected outputs of the loop task.
     fn collected(task: &TaskHandle) -> Self::Collected;
+}
+
+/// One value a loop body may return, alone or in a tuple: a parameter or an artifact handle.
+#[diagnostic::on_unimplemented(
+    message = "a loop body cannot return `{Self}`",
+    label = "not a handle a loop can collect",
+    note = "return a `ParamRef<T>` or an `ArtifactRef<K>` (or a tuple of two or three of them)"
+)]
+pub trait Collect: OutputRef {
+    /// The handle of every iteration's values: `ParamRef<Vec<T>>` or `ArtifactRef<Vec<K>>`.
+    type Collected;
+    /// The collected handle of the loop task's output `name`.
+    fn collected(task: &TaskHandle, name: &str) -> Self::Collected;
+}
+
+impl<T: ParamValue> Collect for ParamRef<T> {
+    type Collected = ParamRef<Vec<T>>;
+    fn collected(task: &TaskHandle, name: &str) -> ParamRef<Vec<T>> {
+        task.output(name)
+    }
+}
+
+impl<K: ArtifactKind> Collect for ArtifactRef<K> {
+    type Collected = ArtifactRef<Vec<K>>;
+    fn collected(task: &TaskHandle, name: &str) -> ArtifactRef<Vec<K>> {
+        ArtifactRef {
+            source: task.source(name),
+            kind: PhantomData,
+        }
+    }
 }
 
 impl LoopReturn for () {
@@ -277,10 +310,31 @@ impl LoopReturn for () {
     fn collected(_: &TaskHandle) {}
 }
 
-impl<T: ParamValue> LoopReturn for ParamRef<T> {
-    type Collected = ParamRef<Vec<T>>;
-    fn collected(task: &TaskHandle) -> ParamRef<Vec<T>> {
-        task.output(SINGLE_OUTPUT)
+impl<R: Collect> LoopReturn for R {
+    type Collected = R::Collected;
+    fn collected(task: &TaskHandle) -> R::Collected {
+        R::collected(task, SINGLE_OUTPUT)
+    }
+}
+
+impl<A: Collect, B: Collect> LoopReturn for (A, B) {
+    type Collected = (A::Collected, B::Collected);
+    fn collected(task: &TaskHandle) -> Self::Collected {
+        (
+            A::collected(task, &super::tuple_output(0)),
+            B::collected(task, &super::tuple_output(1)),
+        )
+    }
+}
+
+impl<A: Collect, B: Collect, C: Collect> LoopReturn for (A, B, C) {
+    type Collected = (A::Collected, B::Collected, C::Collected);
+    fn collected(task: &TaskHandle) -> Self::Collected {
+        (
+            A::collected(task, &super::tuple_output(0)),
+            B::collected(task, &super::tuple_output(1)),
+            C::collected(task, &super::tuple_output(2)),
+        )
     }
 }
 

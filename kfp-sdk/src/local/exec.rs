@@ -491,6 +491,17 @@ fn link(source: &Path, target: &Path) -> std::io::Result<()> {
     copy(source, target)
 }
 
+/// Makes `target` stand for the artifact at `source` (a link where the platform has them,
+/// else a copy).
+pub(crate) fn link_artifact(source: &Path, target: &Path) -> std::io::Result<()> {
+    link(&std::fs::canonicalize(source)?, target)
+}
+
+/// The SHA-256 of a text, in hex, shortened like cache keys.
+pub(crate) fn hash_text(text: &str) -> String {
+    hex(&Sha256::digest(text.as_bytes()))[..32].to_owned()
+}
+
 /// Writes a marker file atomically (used for the run's graph and records).
 pub fn write_text(path: &Path, text: &str) -> Result<(), StoreError> {
     write_atomically(path, text.as_bytes()).map_err(io(path))

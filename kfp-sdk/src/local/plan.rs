@@ -136,7 +136,7 @@ pub fn plan(
     }
     let mut inputs = BTreeMap::new();
     for input in &graph.inputs {
-        if input.ty.is_artifact() {
+        if input.ty.is_artifact() || input.ty.is_artifact_list() {
             return Err(PlanError::ArtifactInput(input.name.clone()));
         }
         let value = params

@@ -91,6 +91,8 @@ struct State {
     groups: BTreeMap<usize, GroupRun>,
     /// The run's status as the exit handler sees it.
     run_status: String,
+    /// The folder of the run's tasks, where loops collect artifacts.
+    tasks_dir: PathBuf,
 }
 
 impl State {
@@ -311,12 +313,49 @@ impl State {
             }
             let mut outputs = BTreeMap::new();
             let mut artifacts = BTreeMap::new();
-            let names: Vec<String> = group
-                .iterations
-                .first()
-                .map(|(o, _)| o.keys().cloned().collect())
-                .unwrap_or_default();
+            // A loop has its outputs even with no iterations (then empty lists).
+            let names: Vec<String> = match &self.steps[i].kind {
+                StepKind::Group { graph, .. } if group.repeated => {
+                    graph.outputs.iter().map(|o| o.spec.name.clone()).collect()
+                }
+                _ => group
+                    .iterations
+                    .first()
+                    .map(|(o, _)| o.keys().cloned().collect())
+                    .unwrap_or_default(),
+            };
+            let collected: Vec<String> = match &self.steps[i].kind {
+                StepKind::Group { graph, .. } if group.repeated => graph
+                    .outputs
+                    .iter()
+                    .filter(|o| o.spec.ty.is_artifact())
+                    .map(|o| o.spec.name.clone())
+                    .collect(),
+                _ => Vec::new(),
+            };
+            let mut identities = Vec::new();
+            let mut failure = None;
+            for name in &collected {
+                match self.collect_artifacts(i, name, &group) {
+                    Ok((path, identity)) => {
+                        artifacts.insert(name.clone(), path);
+                        identities.push(identity);
+                    }
+                    Err(message) => failure = Some(message),
+                }
+            }
+            if let Some(message) = failure {
+                self.finish(i, TaskStatus::Failed, Some(message));
+                continue;
+            }
+            if !identities.is_empty() {
+                // What identifies the collected artifacts' content (see `resolve`).
+                self.keys[i] = super::exec::hash_text(&identities.join("\n"));
+            }
             for name in names {
+                if collected.contains(&name) {
+                    continue;
+                }
                 if group.repeated {
                     // As Argo collects a loop's outputs: a JSON list of each iteration's text.
                     let values: Vec<String> = group
@@ -348,6 +387,44 @@ impl State {
             });
         }
         changed
+    }
+
+    /// Collects artifact output `name` of every iteration of loop step `i` into one folder
+    /// with an entry per iteration that made one, named by the zero-padded iteration number
+    /// (so that name order is iteration order); returns the folder and what identifies its
+    /// content.
+    fn collect_artifacts(
+        &self,
+        i: usize,
+        name: &str,
+        group: &GroupRun,
+    ) -> Result<(PathBuf, String), String> {
+        let folder = self
+            .tasks_dir
+            .join(&self.steps[i].path)
+            .join("collected")
+            .join(name);
+        let text = |e: std::io::Error, path: &std::path::Path| {
+            format!("collecting '{name}': {}: {e}", path.display())
+        };
+        if folder.exists() {
+            std::fs::remove_dir_all(&folder).map_err(|e| text(e, &folder))?;
+        }
+        std::fs::create_dir_all(&folder).map_err(|e| text(e, &folder))?;
+        let width = group.iterations.len().to_string().len().max(5);
+        let mut identity = format!("{name}:");
+        for (k, (outputs, _)) in group.iterations.iter().enumerate() {
+            // An iteration whose producer was skipped made nothing.
+            let Some(InputValue::Artifact { path, identity: of }) =
+                outputs.get(name).map(|b| self.resolve(b))
+            else {
+                continue;
+            };
+            let entry = folder.join(format!("{k:0width$}"));
+            super::exec::link_artifact(&path, &entry).map_err(|e| text(e, &entry))?;
+            identity.push_str(&format!("{k}={of};"));
+        }
+        Ok((folder, identity))
     }
 
     fn record(
@@ -474,6 +551,7 @@ pub fn run(
         started: Vec::new(),
         groups: BTreeMap::new(),
         run_status: "Succeeded".into(),
+        tasks_dir: store.run_dir(&id).join("tasks"),
     };
     for step in plan.steps.clone() {
         state.push(step);
