@@ -1098,6 +1098,278 @@ mod tests {
         assert!(err.contains("input 'data' is an artifact"), "{err}");
     }
 
+    mod fan_in {
+        use super::*;
+        use crate::Model;
+        use crate::dsl::{ArtifactRef, parallel_for, when};
+
+        fn train() -> Arc<ComponentSpec> {
+            Arc::new(
+                ComponentSpec::new("train")
+                    .input("x", IoType::Parameter(ParamType::Double))
+                    .output("model", IoType::artifact::<Model>()),
+            )
+        }
+
+        fn pick() -> Arc<ComponentSpec> {
+            Arc::new(ComponentSpec::new("pick").input("models", IoType::artifact_list::<Model>()))
+        }
+
+        fn trained(x: ParamRef<f64>) -> ArtifactRef<Model> {
+            TaskBuilder::new(train())
+                .param("x", x)
+                .add()
+                .output("model")
+        }
+
+        fn template<'a>(workflow: &'a model::Workflow, name: &str) -> &'a model::Template {
+            workflow
+                .spec
+                .templates
+                .iter()
+                .flatten()
+                .find(|t| t.name.as_deref() == Some(name))
+                .unwrap_or_else(|| panic!("no template {name}"))
+        }
+
+        fn task<'a>(template: &'a model::Template, name: &str) -> &'a model::DAGTask {
+            let dag = template.dag.as_ref().expect("a DAG");
+            dag.tasks.iter().find(|t| t.name == name).unwrap()
+        }
+
+        fn param<'a>(task: &'a model::DAGTask, name: &str) -> Option<&'a str> {
+            task.arguments
+                .iter()
+                .flat_map(|a| a.parameters.iter().flatten())
+                .find(|p| p.name == name)
+                .and_then(|p| p.value.as_deref())
+        }
+
+        fn key_argument<'a>(task: &'a model::DAGTask, name: &str) -> &'a model::Artifact {
+            task.arguments
+                .iter()
+                .flat_map(|a| a.artifacts.iter().flatten())
+                .find(|a| a.name == name)
+                .unwrap()
+        }
+
+        fn declares(template: &model::Template, name: &str) -> bool {
+            template
+                .inputs
+                .iter()
+                .flat_map(|i| i.parameters.iter().flatten())
+                .any(|p| p.name == name)
+        }
+
+        fn sweep_and_pick() -> PipelineGraph {
+            PipelineBuilder::new("sweep")
+                .build(|| {
+                    let models = parallel_for(vec![0.1, 0.2]).each(trained);
+                    TaskBuilder::new(pick())
+                        .artifact_list("models", models)
+                        .add();
+                })
+                .unwrap()
+        }
+
+        #[test]
+        fn producers_upload_under_the_loop_prefix_and_the_consumer_reads_it_whole() {
+            let workflow = compile(&sweep_and_pick(), &options()).unwrap();
+            let root = template(&workflow, "sweep");
+            let prefix = "kfp-rs/{{workflow.uid}}/for-each/output/collected";
+            assert_eq!(
+                param(task(root, "for-each"), "kfp-fan-in-output"),
+                Some(prefix)
+            );
+            let consumer = task(root, "pick");
+            assert_eq!(consumer.depends.as_deref(), Some("for-each"));
+            let models = key_argument(consumer, "models");
+            assert_eq!(models.s3.as_ref().unwrap().key.as_deref(), Some(prefix));
+            assert_eq!(
+                (models.from.as_deref(), models.optional),
+                (None, Some(true))
+            );
+            // The loop body passes the prefix to the task that makes the artifact...
+            let body = template(&workflow, "for-each");
+            assert!(declares(body, "kfp-fan-in-output"));
+            assert_eq!(
+                param(task(body, "train"), "kfp-fan-in-model"),
+                Some("{{inputs.parameters.kfp-fan-in-output}}")
+            );
+            // ... whose template uploads it as a folder of files, one per pod.
+            let producer = template(&workflow, "train");
+            assert!(declares(producer, "kfp-fan-in-model"));
+            let output = &producer
+                .outputs
+                .as_ref()
+                .unwrap()
+                .artifacts
+                .as_ref()
+                .unwrap()[0];
+            assert_eq!(
+                output.s3.as_ref().unwrap().key.as_deref(),
+                Some("{{inputs.parameters.kfp-fan-in-model}}/{{pod.name}}")
+            );
+            assert!(output.archive.as_ref().unwrap().none.is_some());
+            let input = &template(&workflow, "pick")
+                .inputs
+                .as_ref()
+                .unwrap()
+                .artifacts
+                .as_ref()
+                .unwrap()[0];
+            assert_eq!(
+                (input.path.as_deref(), input.optional),
+                (Some("/tmp/kfp/in/models"), Some(true))
+            );
+        }
+
+        #[test]
+        fn a_nested_pipeline_used_twice_collects_under_two_prefixes() {
+            let inner = Arc::new(sweep_and_pick());
+            let graph = PipelineBuilder::new("twice")
+                .build(|| {
+                    TaskBuilder::pipeline(inner.clone()).add();
+                    TaskBuilder::pipeline(inner.clone()).add();
+                })
+                .unwrap();
+            let workflow = compile(&graph, &options()).unwrap();
+            let root = template(&workflow, "twice");
+            assert_eq!(
+                param(task(root, "sweep"), FAN_IN_BASE),
+                Some("kfp-rs/{{workflow.uid}}/sweep")
+            );
+            assert_eq!(
+                param(task(root, "sweep-2"), FAN_IN_BASE),
+                Some("kfp-rs/{{workflow.uid}}/sweep-2")
+            );
+            // One shared template, whose loop and consumer build on the prefix given to it.
+            assert_eq!(task(root, "sweep-2").template.as_deref(), Some("sweep"));
+            let shared = template(&workflow, "sweep");
+            assert!(declares(shared, FAN_IN_BASE));
+            let prefix = "{{inputs.parameters.kfp-fan-in}}/for-each/output/collected";
+            assert_eq!(
+                param(task(shared, "for-each"), "kfp-fan-in-output"),
+                Some(prefix)
+            );
+            let models = key_argument(task(shared, "pick"), "models");
+            assert_eq!(models.s3.as_ref().unwrap().key.as_deref(), Some(prefix));
+        }
+
+        #[test]
+        fn collected_artifacts_pass_into_groups_as_their_prefix() {
+            let check = Arc::new(
+                ComponentSpec::new("check").output("ok", IoType::Parameter(ParamType::Boolean)),
+            );
+            let graph = PipelineBuilder::new("guarded")
+                .build(|| {
+                    let models = parallel_for(vec![0.1]).each(trained);
+                    let ok: ParamRef<bool> = TaskBuilder::new(check).add().output("ok");
+                    when(ok.eq(true), || {
+                        TaskBuilder::new(pick())
+                            .artifact_list("models", &models)
+                            .add();
+                    });
+                })
+                .unwrap();
+            let workflow = compile(&graph, &options()).unwrap();
+            let root = template(&workflow, "guarded");
+            let group = task(root, "condition");
+            assert_eq!(
+                param(group, "from-output"),
+                Some("kfp-rs/{{workflow.uid}}/for-each/output/collected")
+            );
+            assert_eq!(group.depends.as_deref(), Some("for-each && check"));
+            let inside = template(&workflow, "condition");
+            assert!(declares(inside, "from-output"));
+            let models = key_argument(task(inside, "pick"), "models");
+            assert_eq!(
+                models.s3.as_ref().unwrap().key.as_deref(),
+                Some("{{inputs.parameters.from-output}}")
+            );
+        }
+
+        #[test]
+        fn an_artifact_made_by_a_nested_pipeline_in_the_loop_gets_the_prefix_passed_down() {
+            let builder = PipelineBuilder::new("fit");
+            let x: ParamRef<f64> = builder.input("x");
+            let fit = Arc::new(builder.build(|| trained(x)).unwrap());
+            let graph = PipelineBuilder::new("outer")
+                .build(|| {
+                    let models = parallel_for(vec![0.1, 0.2]).each(|x| {
+                        TaskBuilder::pipeline(fit.clone())
+                            .param("x", x)
+                            .add()
+                            .output::<ArtifactRef<Model>>("output")
+                    });
+                    TaskBuilder::new(pick())
+                        .artifact_list("models", models)
+                        .add();
+                })
+                .unwrap();
+            let workflow = compile(&graph, &options()).unwrap();
+            let body = template(&workflow, "for-each");
+            assert_eq!(
+                param(task(body, "fit"), "kfp-fan-in-output"),
+                Some("{{inputs.parameters.kfp-fan-in-output}}")
+            );
+            let nested = template(&workflow, "fit");
+            assert!(declares(nested, "kfp-fan-in-output"));
+            assert_eq!(
+                param(task(nested, "train"), "kfp-fan-in-model"),
+                Some("{{inputs.parameters.kfp-fan-in-output}}")
+            );
+        }
+
+        #[test]
+        fn the_storage_kind_is_an_option() {
+            let options = options().with_workflow(
+                crate::argo::WorkflowOptions::new()
+                    .fan_in_storage(crate::argo::ArtifactStorage::Gcs),
+            );
+            let workflow = compile(&sweep_and_pick(), &options).unwrap();
+            let models = key_argument(task(template(&workflow, "sweep"), "pick"), "models");
+            assert_eq!(
+                models.gcs.as_ref().map(|g| g.key.as_str()),
+                Some("kfp-rs/{{workflow.uid}}/for-each/output/collected")
+            );
+            assert!(models.s3.is_none());
+            let producer = template(&workflow, "train");
+            let output = &producer
+                .outputs
+                .as_ref()
+                .unwrap()
+                .artifacts
+                .as_ref()
+                .unwrap()[0];
+            assert_eq!(
+                output.gcs.as_ref().map(|g| g.key.as_str()),
+                Some("{{inputs.parameters.kfp-fan-in-model}}/{{pod.name}}")
+            );
+        }
+
+        #[test]
+        fn a_task_of_a_component_used_outside_the_loop_too_keeps_its_plain_template() {
+            let graph = PipelineBuilder::new("both")
+                .build(|| {
+                    let single = trained(ParamRef::constant(&0.5));
+                    TaskBuilder::new(pick())
+                        .artifact_list("models", parallel_for(vec![0.1]).each(trained))
+                        .add();
+                    single
+                })
+                .unwrap();
+            let workflow = compile(&graph, &options()).unwrap();
+            let root = template(&workflow, "both");
+            assert_eq!(task(root, "train").template.as_deref(), Some("train"));
+            let plain = template(&workflow, "train");
+            assert!(!declares(plain, "kfp-fan-in-model"));
+            let body = template(&workflow, "for-each");
+            assert_eq!(task(body, "train").template.as_deref(), Some("train-2"));
+            assert!(declares(template(&workflow, "train-2"), "kfp-fan-in-model"));
+        }
+    }
+
     #[test]
     fn task_settings_become_template_fields() {
         let spec = Arc::new(
