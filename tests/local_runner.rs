@@ -433,3 +433,200 @@ fn the_exit_handler_runs_after_a_failure_and_reads_the_status() {
         "run finished with status Succeeded; telling me"
     );
 }
+
+/// The `parallel_for` example's sweep, built by hand so that a condition inside the loop body
+/// skips training for learning rates up to 0.001: those iterations make no model, and the
+/// list `pick_best` gets has one model per iteration that made one.
+fn sweep_with_skipped_iterations(rates: &[f64]) -> kfp_sdk::PipelineGraph {
+    use std::sync::Arc;
+
+    use kfp_sdk::control::{CompareOp, Condition, Loop, LoopItems, Operand};
+    use kfp_sdk::graph::{Executable, PipelineOutput, Task, ValueSource};
+    use kfp_sdk::{ComponentSpec, IoType, OutputSpec, ParamType, PipelineGraph};
+
+    let model = || IoType::artifact::<kfp_sdk::Model>();
+    let train = Arc::new(
+        ComponentSpec::new("train")
+            .input("learning_rate", IoType::Parameter(ParamType::Double))
+            .input("epochs", IoType::Parameter(ParamType::Integer))
+            .output("model", model())
+            .output("output", IoType::Parameter(ParamType::Struct)),
+    );
+    let pick_best = Arc::new(
+        ComponentSpec::new("pick_best")
+            .input("trials", IoType::Parameter(ParamType::List))
+            .input("models", IoType::artifact_list::<kfp_sdk::Model>())
+            .output("best", model())
+            .output("output", IoType::Parameter(ParamType::Double)),
+    );
+    let task = |name: &str, executable, arguments: Vec<(&str, ValueSource)>| Task {
+        name: name.into(),
+        executable,
+        arguments: arguments
+            .into_iter()
+            .map(|(k, v)| (k.to_owned(), v))
+            .collect(),
+        after: Vec::new(),
+        config: Default::default(),
+        when: None,
+        repeat: None,
+    };
+    let mut body = PipelineGraph::new("for-each");
+    body.inputs.push(kfp_sdk::InputSpec {
+        name: "item".into(),
+        ty: IoType::Parameter(ParamType::Double),
+        default: None,
+        description: None,
+    });
+    let mut trained = task(
+        "train",
+        Executable::Component(train),
+        vec![
+            ("learning_rate", ValueSource::PipelineInput("item".into())),
+            ("epochs", ValueSource::Constant(serde_json::json!(10))),
+        ],
+    );
+    trained.when = Some(Condition::Compare {
+        left: Operand {
+            source: ValueSource::PipelineInput("item".into()),
+            ty: ParamType::Double,
+        },
+        op: CompareOp::Gt,
+        right: Operand {
+            source: ValueSource::Constant(serde_json::json!(0.001)),
+            ty: ParamType::Double,
+        },
+    });
+    body.tasks.push(trained);
+    body.outputs.push(PipelineOutput {
+        spec: OutputSpec::new("output", model()),
+        source: ValueSource::TaskOutput {
+            task: "train".into(),
+            output: "model".into(),
+        },
+    });
+    let mut sweep = PipelineGraph::new("sweep-with-skips");
+    let mut each = task(
+        "for-each",
+        Executable::Pipeline(Arc::new(body)),
+        vec![("item", ValueSource::LoopItem)],
+    );
+    each.repeat = Some(Loop {
+        items: LoopItems::Static(rates.iter().map(|r| serde_json::json!(r)).collect()),
+        parallelism: None,
+    });
+    sweep.tasks.push(each);
+    // The winning trial, given; the models come from the loop.
+    let trials = serde_json::json!([{"learning_rate": 0.01, "score": 1.0}]);
+    sweep.tasks.push(task(
+        "pick-best",
+        Executable::Component(pick_best),
+        vec![
+            ("trials", ValueSource::Constant(trials)),
+            (
+                "models",
+                ValueSource::TaskOutput {
+                    task: "for-each".into(),
+                    output: "output".into(),
+                },
+            ),
+        ],
+    ));
+    sweep.outputs.push(PipelineOutput {
+        spec: OutputSpec::new("output", IoType::Parameter(ParamType::Double)),
+        source: ValueSource::TaskOutput {
+            task: "pick-best".into(),
+            output: "output".into(),
+        },
+    });
+    kfp_sdk::validate::validate(&sweep).expect("a valid graph");
+    sweep
+}
+
+/// The metadata of `pick-best`'s best model in a run record.
+fn best_model_metadata(record: &RunRecord) -> serde_json::Value {
+    let task = record
+        .tasks
+        .iter()
+        .find(|t| t.name == "pick-best")
+        .expect("pick-best ran");
+    let text = std::fs::read_to_string(task.artifacts["best"].join("metadata.json")).unwrap();
+    serde_json::from_str(&text).unwrap()
+}
+
+#[test]
+fn artifacts_made_in_a_loop_are_collected_without_skipped_iterations_and_cached() {
+    use kfp_sdk::local::RunOptions;
+
+    let store = tempfile::tempdir().unwrap();
+    let options = RunOptions {
+        store: store.path().to_owned(),
+        binary: Some(support::example("parallel_for")),
+        ..RunOptions::default()
+    };
+    let graph = sweep_with_skipped_iterations(&[0.0001, 0.01, 1.0]);
+    let record = kfp_sdk::local::run(&graph, Default::default(), &options).unwrap();
+    assert_eq!(record.status, "succeeded", "{record:?}");
+    assert_eq!(record.outputs["output"], "0.01");
+    assert_eq!(status_of(&record, "for-each/0/train"), TaskStatus::Skipped);
+    let metadata = best_model_metadata(&record);
+    assert_eq!(metadata["candidates"], 2, "iteration 0 made no model");
+    assert_eq!(metadata["learning_rate"], 0.01);
+    // Locally the list is in iteration order: one entry per iteration that made a model.
+    let collected = &record
+        .tasks
+        .iter()
+        .find(|t| t.name == "for-each")
+        .unwrap()
+        .artifacts["output"];
+    let mut entries: Vec<String> = std::fs::read_dir(collected)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    entries.sort();
+    assert_eq!(entries, ["00001", "00002"]);
+
+    // Unchanged: nothing runs again; resuming the finished run redoes nothing either.
+    let again = kfp_sdk::local::run(&graph, Default::default(), &options).unwrap();
+    assert_eq!(status_of(&again, "pick-best"), TaskStatus::Cached);
+    let resumed = RunOptions {
+        resume: Some(record.id.clone()),
+        ..options.clone()
+    };
+    let resumed = kfp_sdk::local::run(&graph, Default::default(), &resumed).unwrap();
+    assert_eq!(resumed.status, "succeeded");
+    assert_eq!(status_of(&resumed, "pick-best"), TaskStatus::Cached);
+    assert_eq!(best_model_metadata(&resumed)["candidates"], 2);
+
+    // One more iteration makes one more model: the consumer's input changed, so it reruns.
+    let more = sweep_with_skipped_iterations(&[0.0001, 0.01, 1.0, 0.1]);
+    let record = kfp_sdk::local::run(&more, Default::default(), &options).unwrap();
+    assert_eq!(status_of(&record, "pick-best"), TaskStatus::Succeeded);
+    assert_eq!(best_model_metadata(&record)["candidates"], 3);
+
+    // Every iteration skipped: an empty list.
+    let none = sweep_with_skipped_iterations(&[0.0001]);
+    let record = kfp_sdk::local::run(&none, Default::default(), &options).unwrap();
+    assert_eq!(record.status, "failed");
+    let pick = record.tasks.iter().find(|t| t.name == "pick-best").unwrap();
+    let log = kfp_sdk::local::failure_tail(pick);
+    assert!(log.contains("no model for learning rate 0.01"), "{log}");
+}
+
+#[test]
+fn skipped_iterations_upload_nothing_on_argo() {
+    let dir = tempfile::tempdir().unwrap();
+    let graph = sweep_with_skipped_iterations(&[0.0001, 0.01, 1.0]);
+    let options = kfp_sdk::argo::ArgoOptions::new("img", "/bin/parallel_for");
+    let workflow = kfp_sdk::argo::compile(&graph, &options).unwrap();
+    let binary = support::example("parallel_for");
+    let mut sim = support::argo_sim::Simulator::new(&workflow, &binary, dir.path());
+    assert_eq!(sim.run(&[]).parameters["output"], "0.01");
+    let collected = support::argo_sim::bucket(dir.path())
+        .join("kfp-rs/00000000-sim-uid/for-each/output/collected");
+    assert_eq!(std::fs::read_dir(&collected).unwrap().count(), 2);
+    let pick = sim.log.iter().find(|(t, _)| t == "pick-best").unwrap();
+    let folder = std::path::Path::new(pick.1.last().unwrap());
+    let metadata = std::fs::read_to_string(folder.join("out/best/metadata.json")).unwrap();
+    assert!(metadata.contains("\"candidates\": 2"), "{metadata}");
+}

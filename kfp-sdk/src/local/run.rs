@@ -348,10 +348,6 @@ impl State {
                 self.finish(i, TaskStatus::Failed, Some(message));
                 continue;
             }
-            if !identities.is_empty() {
-                // What identifies the collected artifacts' content (see `resolve`).
-                self.keys[i] = super::exec::hash_text(&identities.join("\n"));
-            }
             for name in names {
                 if collected.contains(&name) {
                     continue;
@@ -369,11 +365,16 @@ impl State {
                         InputValue::Text(text) => {
                             outputs.insert(name, text);
                         }
-                        InputValue::Artifact { path, .. } => {
+                        InputValue::Artifact { path, identity } => {
+                            identities.push(format!("{name}:{identity}"));
                             artifacts.insert(name, path);
                         }
                     }
                 }
+            }
+            if !identities.is_empty() {
+                // What identifies the content of the group's artifacts (see `resolve`).
+                self.keys[i] = super::exec::hash_text(&identities.join("\n"));
             }
             self.status[i] = TaskStatus::Succeeded;
             self.outcomes[i] = Some(Outcome {
