@@ -529,6 +529,7 @@ mod tests {
             .input("x", IoType::Parameter(ParamType::Double))
             .input("given", IoType::Parameter(ParamType::Double))
             .input("data", IoType::artifact::<crate::Dataset>())
+            .input("models", IoType::artifact_list::<crate::Model>())
             .output("model", IoType::artifact::<crate::Model>())
             .output("y", IoType::Parameter(ParamType::Double));
         let args = ExecArgs::parse(["--root", "/r", "--param", "given=1"].map(String::from))
@@ -541,6 +542,12 @@ mod tests {
             Path::new("/r/in/data"),
             "no folder layout there"
         );
+        assert_eq!(
+            args.inputs["models"],
+            Path::new("/r/in/models"),
+            "a folder of artifacts"
+        );
+        assert!(!args.input_metadata.contains_key("models"));
         assert_eq!(args.outputs["model"], Path::new("/r/out/model/data"));
         assert_eq!(
             args.output_metadata["model"],

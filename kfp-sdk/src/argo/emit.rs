@@ -1322,6 +1322,28 @@ mod tests {
         }
 
         #[test]
+        fn the_lint_checks_the_variables_in_keys() {
+            let mut workflow = compile(&sweep_and_pick(), &options()).unwrap();
+            let producer = workflow
+                .spec
+                .templates
+                .iter_mut()
+                .flatten()
+                .find(|t| t.name.as_deref() == Some("train"))
+                .unwrap();
+            let inputs = producer.inputs.as_mut().unwrap();
+            inputs
+                .parameters
+                .as_mut()
+                .unwrap()
+                .retain(|p| p.name != "kfp-fan-in-model");
+            let err = crate::argo::lint::check_workflow(&workflow)
+                .unwrap_err()
+                .to_string();
+            assert!(err.contains("inputs.parameters.kfp-fan-in-model"), "{err}");
+        }
+
+        #[test]
         fn the_storage_kind_is_an_option() {
             let options = options().with_workflow(
                 crate::argo::WorkflowOptions::new()

@@ -589,8 +589,16 @@ mod tests {
             "repos:minio",
             "--label",
             "a=b",
+            "--fan-in-storage",
+            "gcs",
         ])
         .unwrap();
+        assert_eq!(options.fan_in_storage, ArtifactStorage::Gcs);
+        assert_eq!(
+            parse(&[]).unwrap().0.fan_in_storage,
+            ArtifactStorage::S3,
+            "S3 unless told otherwise"
+        );
         let ResourceKind::CronWorkflow(cron) = kind else {
             panic!("{kind:?}")
         };

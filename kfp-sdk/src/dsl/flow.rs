@@ -468,6 +468,36 @@ pub struct ParallelFor<T> {
 /// let scores = parallel_for(learning_rates).parallelism(4).each(|lr| train::task(&data, lr).outputs.score.clone());
 /// pick_best::task(scores);      // scores: ParamRef<Vec<f64>>, every iteration's score
 /// ```
+///
+/// A body returning an artifact collects the artifacts (fan-in) for a `Vec<Input<K>>` input:
+///
+/// ```
+/// use kfp_sdk::prelude::*;
+/// use kfp_sdk::dsl::parallel_for;
+///
+/// #[component]
+/// fn train(lr: f64, model: Output<Model>) -> Result<(), String> {
+///     std::fs::write(model.path(), lr.to_string()).map_err(|e| e.to_string())?;
+///     model.set_metadata("lr", lr);
+///     Ok(())
+/// }
+/// #[component]
+/// fn count(models: Vec<Input<Model>>) -> u32 { models.len() as u32 }
+///
+/// #[pipeline]
+/// fn sweep(#[default(vec![0.1, 0.01])] rates: Vec<f64>) -> ParamRef<u32> {
+///     let models = parallel_for(&rates).each(|lr| train::task(lr).outputs.model.clone());
+///     count::task(models).outputs.output.clone()   // models: ArtifactRef<Vec<Model>>
+/// }
+///
+/// fn main() {
+///     let graph = sweep::graph().unwrap();
+///     assert_eq!(
+///         graph.tasks[0].output_type("output"),
+///         Some(kfp_sdk::IoType::artifact_list::<Model>())
+///     );
+/// }
+/// ```
 pub fn parallel_for<T: ParamValue>(items: impl IntoLoopItems<T>) -> ParallelFor<T> {
     ParallelFor {
         items: items.into_items(),
