@@ -167,7 +167,7 @@ pub fn compile(graph: &PipelineGraph, options: &ArgoOptions) -> Result<model::Wo
     let hooks = graph.exit_handler.as_deref().map(|exit| {
         let template = emitter.template_of(exit, &[]);
         // The hook runs outside the DAG: pipeline parameters are workflow parameters there.
-        let parameters = exit
+        let mut parameters = exit
             .arguments
             .iter()
             .map(|(name, source)| model::Parameter {
@@ -181,6 +181,15 @@ pub fn compile(graph: &PipelineGraph, options: &ArgoOptions) -> Result<model::Wo
                 ..Default::default()
             })
             .collect::<Vec<_>>();
+        if let Executable::Pipeline(inner) = &exit.executable
+            && collects_artifacts(inner)
+        {
+            parameters.push(model::Parameter {
+                name: FAN_IN_BASE.to_owned(),
+                value: Some(format!("{FAN_IN_ROOT}/{}", exit.name)),
+                ..Default::default()
+            });
+        }
         let hook = model::LifecycleHook {
             template: Some(template),
             arguments: (!parameters.is_empty()).then_some(model::Arguments {
@@ -1341,6 +1350,61 @@ mod tests {
                 .unwrap_err()
                 .to_string();
             assert!(err.contains("inputs.parameters.kfp-fan-in-model"), "{err}");
+        }
+
+        #[test]
+        fn an_exit_handler_collecting_artifacts_gets_its_own_prefix() {
+            let graph = PipelineBuilder::new("with-exit")
+                .build(|| {
+                    trained(ParamRef::constant(&0.5));
+                    crate::dsl::on_exit(|| {
+                        let models = parallel_for(vec![0.1]).each(trained);
+                        TaskBuilder::new(pick())
+                            .artifact_list("models", models)
+                            .add();
+                    });
+                })
+                .unwrap();
+            let workflow = compile(&graph, &options()).unwrap();
+            let hook = &workflow.spec.hooks.as_ref().unwrap()["exit"];
+            let parameters = hook
+                .arguments
+                .as_ref()
+                .unwrap()
+                .parameters
+                .as_ref()
+                .unwrap();
+            assert!(parameters.iter().any(|p| p.name == FAN_IN_BASE
+                && p.value.as_deref() == Some("kfp-rs/{{workflow.uid}}/exit-handler")));
+        }
+
+        #[test]
+        fn a_memoized_producer_is_keyed_by_its_run_prefix() {
+            let memoized = Arc::new(
+                ComponentSpec::new("train")
+                    .input("x", IoType::Parameter(ParamType::Double))
+                    .output("model", IoType::artifact::<Model>()),
+            );
+            let graph = PipelineBuilder::new("memo")
+                .build(|| {
+                    let models = parallel_for(vec![0.1]).each(|x| {
+                        let task = TaskBuilder::new(memoized.clone()).param("x", x).add();
+                        crate::Task::new(task.clone(), ()).memoize("cache", "1h");
+                        task.output::<ArtifactRef<Model>>("model")
+                    });
+                    TaskBuilder::new(pick())
+                        .artifact_list("models", models)
+                        .add();
+                })
+                .unwrap();
+            let workflow = compile(&graph, &options()).unwrap();
+            // A hit in a later run would upload nothing under that run's prefix: the prefix,
+            // which holds the run's uid, is part of the key.
+            let key = &template(&workflow, "train").memoize.as_ref().unwrap().key;
+            assert!(
+                key.contains("inputs.parameters['kfp-fan-in-model']"),
+                "{key}"
+            );
         }
 
         #[test]
