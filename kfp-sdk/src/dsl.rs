@@ -971,7 +971,8 @@ impl<O> Task<O> {
     }
 }
 
-/// What a pipeline function may return: nothing, one handle, or a struct of handles.
+/// What a pipeline function (or a group, such as a loop body) may return: nothing, one
+/// handle, or a tuple of two or three handles (outputs `output-0`, `output-1`, ...).
 pub trait PipelineReturn {
     /// The handles a parent pipeline gets for a task running this pipeline.
     type Refs;
@@ -1129,6 +1130,44 @@ mod tests {
             err.to_string()
                 .contains("task 'add', input 'x': a float constant must be finite"),
             "{err}"
+        );
+    }
+
+    #[test]
+    fn tuples_of_handles_are_outputs_named_by_position() {
+        let train = Arc::new(
+            ComponentSpec::new("train")
+                .output("model", IoType::artifact::<crate::Model>())
+                .output("score", IoType::Parameter(ParamType::Double)),
+        );
+        let inner = Arc::new(
+            PipelineBuilder::new("inner")
+                .build(|| {
+                    let task = TaskBuilder::new(train.clone()).add();
+                    (
+                        task.output::<ParamRef<f64>>("score"),
+                        task.output::<ArtifactRef<crate::Model>>("model"),
+                    )
+                })
+                .unwrap(),
+        );
+        let names: Vec<&str> = inner.outputs.iter().map(|o| o.spec.name.as_str()).collect();
+        assert_eq!(names, ["output-0", "output-1"]);
+        assert_eq!(inner.outputs[1].spec.ty, IoType::artifact::<crate::Model>());
+        let outer = PipelineBuilder::new("outer")
+            .build(|| {
+                let step = TaskBuilder::pipeline(inner.clone()).add();
+                let (score, model) = <(ParamRef<f64>, ArtifactRef<crate::Model>)>::refs(&step);
+                let _ = score;
+                model
+            })
+            .unwrap();
+        assert_eq!(
+            outer.outputs[0].source,
+            ValueSource::TaskOutput {
+                task: "inner".into(),
+                output: "output-1".into()
+            }
         );
     }
 
