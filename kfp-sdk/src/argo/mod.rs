@@ -27,7 +27,8 @@ pub mod model;
 pub mod workflow_options;
 
 pub use emit::{
-    ArgoError, ArgoOptions, FULL_CRD_MAX_ITEMS, compile, full_crd_warnings, paths, to_yaml,
+    ArgoError, ArgoOptions, FAN_IN_BASE, FAN_IN_ROOT, FULL_CRD_MAX_ITEMS, collected_prefix,
+    compile, fan_in_param, full_crd_warnings, paths, to_yaml,
 };
 pub use kinds::{CompileArgs, ConcurrencyPolicy, CronOptions, Resource, ResourceKind, compile_as};
 pub use lint::{LintError, LintErrors};
