@@ -40,6 +40,14 @@ pub enum NnError {
         /// What is wrong with it.
         message: String,
     },
+    /// A named weight tensor is missing, unexpected, or holds unusable values (names it).
+    #[error("weight `{name}`: {message}")]
+    Weight {
+        /// The tensor's name (`<layer>.<role>`).
+        name: String,
+        /// What is wrong.
+        message: String,
+    },
     /// A hyperparameter or option is out of range (names it).
     #[error("{name}: {message}")]
     Option {
