@@ -627,7 +627,7 @@ impl<'a> GraphBuilder<'a> {
             value = match layer {
                 LayerSpec::Conv2d {
                     name,
-                    filters,
+                    filters: _,
                     kernel,
                     stride,
                     padding,
@@ -641,43 +641,20 @@ impl<'a> GraphBuilder<'a> {
                     let pads = conv_pads(name, *padding, [height, width], *kernel, *stride)?;
                     let hwio = self.weight(&format!("{name}.weight"))?;
                     // HWIO -> OIHW.
-                    let mut oihw = hwio.view().permuted_axes(IxDyn(&[3, 2, 0, 1])).to_owned();
-                    let mut b = if *bias {
-                        Some(
-                            self.weight(&format!("{name}.bias"))?
-                                .iter()
-                                .map(|&v| f64::from(v))
-                                .collect::<Vec<f64>>(),
-                        )
-                    } else {
-                        None
-                    };
-                    let mut doc = format!("{name}: HWIO kernel transposed to OIHW");
-                    if let Some((bn, eps)) = bn_next {
-                        let (scale, shift) = self.bn_affine(bn, eps)?;
-                        scale_channels(&mut oihw, &scale, 0);
-                        b = Some(fold_bias(b, &scale, &shift));
-                        doc.push_str(&format!("; BatchNorm `{bn}` folded in"));
-                        self.folded.push((bn.to_string(), name.clone()));
+                    let oihw = hwio.view().permuted_axes(IxDyn(&[3, 2, 0, 1])).to_owned();
+                    let (params, folded) = self.kernel_and_bias(
+                        name,
+                        oihw,
+                        0,
+                        *bias,
+                        bn_next,
+                        format!("{name}: HWIO kernel transposed to OIHW"),
+                    )?;
+                    if folded {
                         consumed = 2;
                     }
-                    let dims = oihw.shape().to_vec();
-                    let w_name = self.initializer(
-                        &format!("{name}.weight"),
-                        &dims,
-                        oihw.iter().copied().collect(),
-                        &doc,
-                    );
-                    let mut inputs = vec![x.name, w_name];
-                    if let Some(b) = b {
-                        let data = b.iter().map(|&v| v as f32).collect();
-                        inputs.push(self.initializer(
-                            &format!("{name}.bias"),
-                            &[*filters],
-                            data,
-                            &doc,
-                        ));
-                    }
+                    let mut inputs = vec![x.name];
+                    inputs.extend(params);
                     let node = self.simple(
                         "Conv",
                         &base,
@@ -696,47 +673,24 @@ impl<'a> GraphBuilder<'a> {
                         shape: out_shape,
                     }
                 }
-                LayerSpec::Dense { name, units, bias } => {
+                LayerSpec::Dense { name, bias, .. } => {
                     if value.layout != Layout::Flat {
                         return Err(spec_err(name, "a dense layer needs flat input"));
                     }
-                    let mut kernel = self.weight(&format!("{name}.weight"))?.clone();
-                    let mut b = if *bias {
-                        Some(
-                            self.weight(&format!("{name}.bias"))?
-                                .iter()
-                                .map(|&v| f64::from(v))
-                                .collect::<Vec<f64>>(),
-                        )
-                    } else {
-                        None
-                    };
-                    let mut doc = format!("{name}: [in, out] kernel, Gemm's B");
-                    if let Some((bn, eps)) = bn_next {
-                        let (scale, shift) = self.bn_affine(bn, eps)?;
-                        scale_channels(&mut kernel, &scale, 1);
-                        b = Some(fold_bias(b, &scale, &shift));
-                        doc.push_str(&format!("; BatchNorm `{bn}` folded in"));
-                        self.folded.push((bn.to_string(), name.clone()));
+                    let kernel = self.weight(&format!("{name}.weight"))?.clone();
+                    let (params, folded) = self.kernel_and_bias(
+                        name,
+                        kernel,
+                        1,
+                        *bias,
+                        bn_next,
+                        format!("{name}: [in, out] kernel, Gemm's B"),
+                    )?;
+                    if folded {
                         consumed = 2;
                     }
-                    let dims = kernel.shape().to_vec();
-                    let w_name = self.initializer(
-                        &format!("{name}.weight"),
-                        &dims,
-                        kernel.iter().copied().collect(),
-                        &doc,
-                    );
-                    let mut inputs = vec![value.name, w_name];
-                    if let Some(b) = b {
-                        let data = b.iter().map(|&v| v as f32).collect();
-                        inputs.push(self.initializer(
-                            &format!("{name}.bias"),
-                            &[*units],
-                            data,
-                            &doc,
-                        ));
-                    }
+                    let mut inputs = vec![value.name];
+                    inputs.extend(params);
                     let node = self.simple("Gemm", &base, inputs, Vec::new());
                     Value {
                         name: node,
@@ -868,6 +822,47 @@ impl<'a> GraphBuilder<'a> {
     }
 
     /// BatchNorm `name` as `y = x * scale + shift` per channel (f64).
+    /// The kernel (in ONNX's layout, output channels along `out_axis`) and the bias of the
+    /// convolution or dense layer `name` as initializers, with the BatchNorm `bn_next` (name,
+    /// eps) folded in when given: the initializer names, and whether a BatchNorm was folded.
+    fn kernel_and_bias(
+        &mut self,
+        name: &str,
+        mut kernel: ArrayD<f32>,
+        out_axis: usize,
+        bias: bool,
+        bn_next: Option<(&str, f32)>,
+        mut doc: String,
+    ) -> Result<(Vec<String>, bool), NnError> {
+        let mut b = if bias {
+            let values = self.weight(&format!("{name}.bias"))?;
+            Some(values.iter().map(|&v| f64::from(v)).collect::<Vec<f64>>())
+        } else {
+            None
+        };
+        let folded = bn_next.is_some();
+        if let Some((bn, eps)) = bn_next {
+            let (scale, shift) = self.bn_affine(bn, eps)?;
+            scale_channels(&mut kernel, &scale, out_axis);
+            b = Some(fold_bias(b, &scale, &shift));
+            doc.push_str(&format!("; BatchNorm `{bn}` folded in"));
+            self.folded.push((bn.to_string(), name.to_string()));
+        }
+        let outputs = kernel.shape()[out_axis];
+        let dims = kernel.shape().to_vec();
+        let mut names = vec![self.initializer(
+            &format!("{name}.weight"),
+            &dims,
+            kernel.iter().copied().collect(),
+            &doc,
+        )];
+        if let Some(b) = b {
+            let data = b.iter().map(|&v| v as f32).collect();
+            names.push(self.initializer(&format!("{name}.bias"), &[outputs], data, &doc));
+        }
+        Ok((names, folded))
+    }
+
     fn bn_affine(&self, name: &str, eps: f32) -> Result<(Vec<f64>, Vec<f64>), NnError> {
         let get = |role: &str| -> Result<Vec<f64>, NnError> {
             Ok(self
