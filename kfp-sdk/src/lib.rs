@@ -117,6 +117,8 @@ pub mod names;
 pub mod outputs;
 pub mod param;
 pub mod registry;
+#[cfg(test)]
+mod test_fixtures;
 pub mod validate;
 
 pub use artifact::{

@@ -862,26 +862,9 @@ mod tests {
     mod fan_in {
         use super::*;
         use crate::Model;
-        use crate::dsl::{ArtifactRef, ParamRef, PipelineBuilder, TaskBuilder, parallel_for};
+        use crate::dsl::{ParamRef, PipelineBuilder, TaskBuilder, parallel_for};
 
-        fn train() -> Arc<ComponentSpec> {
-            Arc::new(
-                ComponentSpec::new("train")
-                    .input("x", IoType::Parameter(ParamType::Double))
-                    .output("model", IoType::artifact::<Model>()),
-            )
-        }
-
-        fn pick() -> Arc<ComponentSpec> {
-            Arc::new(ComponentSpec::new("pick").input("models", IoType::artifact_list::<Model>()))
-        }
-
-        fn trained(x: ParamRef<f64>) -> ArtifactRef<Model> {
-            TaskBuilder::new(train())
-                .param("x", x)
-                .add()
-                .output("model")
-        }
+        use crate::test_fixtures::fan_in::{pick, trained};
 
         fn build_error(body: impl FnOnce()) -> String {
             PipelineBuilder::new("p")

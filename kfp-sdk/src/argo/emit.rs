@@ -1112,24 +1112,7 @@ mod tests {
         use crate::Model;
         use crate::dsl::{ArtifactRef, parallel_for, when};
 
-        fn train() -> Arc<ComponentSpec> {
-            Arc::new(
-                ComponentSpec::new("train")
-                    .input("x", IoType::Parameter(ParamType::Double))
-                    .output("model", IoType::artifact::<Model>()),
-            )
-        }
-
-        fn pick() -> Arc<ComponentSpec> {
-            Arc::new(ComponentSpec::new("pick").input("models", IoType::artifact_list::<Model>()))
-        }
-
-        fn trained(x: ParamRef<f64>) -> ArtifactRef<Model> {
-            TaskBuilder::new(train())
-                .param("x", x)
-                .add()
-                .output("model")
-        }
+        use crate::test_fixtures::fan_in::{pick, trained};
 
         fn template<'a>(workflow: &'a model::Workflow, name: &str) -> &'a model::Template {
             workflow
