@@ -26,6 +26,11 @@ impl Activation {
         if self.cap.is_some() { "relu6" } else { "relu" }
     }
 
+    /// The upper bound of the output (`f32::INFINITY` for plain ReLU).
+    pub fn cap(&self) -> f32 {
+        self.cap.unwrap_or(f32::INFINITY)
+    }
+
     /// Frees what backward needed.
     pub fn release(&mut self, pool: &mut BufferPool) {
         if let Some(v) = self.out.take() {
@@ -41,19 +46,12 @@ impl Activation {
             let mut keep = ctx.pool.take(x.data.len());
             keep.par_chunks_mut(CHUNK)
                 .zip(x.data.par_chunks_mut(CHUNK))
-                .for_each(|(k, v)| {
-                    for (k, v) in k.iter_mut().zip(v) {
-                        *v = v.max(0.0).min(cap);
-                        *k = *v;
-                    }
-                });
+                .for_each(|(k, v)| clamp_copy(v, k, cap));
             self.out = Some(keep);
         } else {
-            x.data.par_chunks_mut(CHUNK).for_each(|v| {
-                for v in v {
-                    *v = v.max(0.0).min(cap);
-                }
-            });
+            x.data
+                .par_chunks_mut(CHUNK)
+                .for_each(|v| clamp(v, cap));
         }
         Ok(x)
     }
@@ -85,6 +83,23 @@ impl Activation {
             });
         pool.give(out);
         Ok(dy)
+    }
+}
+
+/// `v = min(max(v, 0), cap)`.
+#[multiversion::multiversion(targets = "simd")]
+fn clamp(values: &mut [f32], cap: f32) {
+    for v in values {
+        *v = v.max(0.0).min(cap);
+    }
+}
+
+/// [`clamp`], also copying the result into `keep`.
+#[multiversion::multiversion(targets = "simd")]
+fn clamp_copy(values: &mut [f32], keep: &mut [f32], cap: f32) {
+    for (k, v) in keep.iter_mut().zip(values) {
+        *v = v.max(0.0).min(cap);
+        *k = *v;
     }
 }
 

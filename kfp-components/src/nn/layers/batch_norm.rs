@@ -92,6 +92,28 @@ impl BatchNorm {
         }
     }
 
+    /// The per-channel `(scale, shift)` of evaluation mode, from the running statistics:
+    /// `y = x * scale + shift` with `scale = gamma / sqrt(var + eps)` and
+    /// `shift = beta - mean * scale`.
+    pub fn eval_scale_shift(&self) -> Result<(Vec<f32>, Vec<f32>), NnError> {
+        let gamma = self.vec(&self.gamma)?;
+        let beta = self.vec(&self.beta)?;
+        let mean = self.vec(&self.running_mean)?;
+        let var = self.vec(&self.running_var)?;
+        let scale: Vec<f32> = gamma
+            .iter()
+            .zip(var)
+            .map(|(g, v)| g / (v + self.eps).sqrt())
+            .collect();
+        let shift = beta
+            .iter()
+            .zip(mean)
+            .zip(&scale)
+            .map(|((b, m), s)| b - m * s)
+            .collect();
+        Ok((scale, shift))
+    }
+
     fn vec<'a>(&self, p: &'a Param) -> Result<&'a [f32], NnError> {
         p.value.as_slice().ok_or_else(|| not_contiguous(&self.name))
     }
@@ -111,12 +133,7 @@ impl BatchNorm {
         let gamma = self.vec(&self.gamma)?.to_vec();
         let beta = self.vec(&self.beta)?.to_vec();
         if !ctx.train {
-            let mean = self.vec(&self.running_mean)?;
-            let var = self.vec(&self.running_var)?;
-            let scale: Vec<f32> = (0..c)
-                .map(|i| gamma[i] / (var[i] + self.eps).sqrt())
-                .collect();
-            let shift: Vec<f32> = (0..c).map(|i| beta[i] - mean[i] * scale[i]).collect();
+            let (scale, shift) = self.eval_scale_shift()?;
             affine_in_place(&mut x.data, &scale, &shift);
             return Ok(x);
         }
@@ -250,13 +267,18 @@ impl BatchNorm {
 /// `x = x * scale + shift` per channel (last axis), in place.
 fn affine_in_place(x: &mut [f32], scale: &[f32], shift: &[f32]) {
     let c = scale.len();
-    x.par_chunks_mut(row_chunk(c)).for_each(|chunk| {
-        for row in chunk.chunks_exact_mut(c) {
-            for ((v, s), b) in row.iter_mut().zip(scale).zip(shift) {
-                *v = *v * s + b;
-            }
+    x.par_chunks_mut(row_chunk(c))
+        .for_each(|chunk| affine_rows(chunk, scale, shift));
+}
+
+/// `v = v * scale[j] + shift[j]` over rows of `scale.len()` values.
+#[multiversion::multiversion(targets = "simd")]
+fn affine_rows(rows: &mut [f32], scale: &[f32], shift: &[f32]) {
+    for row in rows.chunks_exact_mut(scale.len()) {
+        for ((v, s), b) in row.iter_mut().zip(scale).zip(shift) {
+            *v = *v * s + b;
         }
-    });
+    }
 }
 
 #[cfg(test)]

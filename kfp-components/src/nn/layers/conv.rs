@@ -20,6 +20,11 @@
 //! - **depthwise** (one input channel per group): direct loops over pixels with the channel
 //!   axis innermost (contiguous in NHWC and in the HWIO kernel), parallel over images; the
 //!   weight gradient is summed per image and the per-image sums added in image order.
+//!
+//! In evaluation mode, a convolution followed by a BatchNorm and/or a ReLU runs as one layer
+//! ([`Conv2d::forward_fused`]): the BatchNorm is folded into a copy of the kernel and a
+//! per-filter shift, and the shift and the clamp are applied to each tile of output while it
+//! is still in cache, instead of two more passes over the activations.
 use rayon::prelude::*;
 
 use super::super::error::NnError;
@@ -27,10 +32,11 @@ use super::super::gemm::{MatMut, MatRef, gemm, gemm_serial};
 use super::super::param::Param;
 use super::super::spec::{LayerSpec, ParamRole};
 use super::im2col::{Geometry, col2im_add, col2im_rows_add, im2col, im2col_rows};
+use super::batch_norm::BatchNorm;
 use super::{Act, BufferPool, Ctx, column_sums_into};
 
 /// Output pixels per image from which a convolution uses [`ConvPath::Tiled`].
-pub const TILED_MIN_PLANE: usize = 256;
+pub const TILED_MIN_PLANE: usize = 64;
 /// Output pixels per patch tile in [`ConvPath::Tiled`].
 pub const TILE_ROWS: usize = 256;
 /// Output pixels per task in [`ConvPath::Tiled`] (whole images, at least one).
@@ -204,12 +210,110 @@ impl Conv2d {
     pub fn forward(&mut self, x: Act, ctx: &mut Ctx<'_>) -> Result<Act, NnError> {
         self.check_input(&x)?;
         self.release(ctx.pool);
+        let n = x.n;
+        let w = self.weight_slice()?;
+        let (mut y, kept) = self.run(x, w, None, ctx.pool)?;
+        if let Some(b) = &self.bias {
+            let b = b
+                .value
+                .as_slice()
+                .ok_or_else(|| not_contiguous(&self.weight.name))?;
+            let ep = Epilogue {
+                shift: b.to_vec(),
+                low: f32::NEG_INFINITY,
+                high: f32::INFINITY,
+            };
+            y.data
+                .par_chunks_mut(self.filters * 256)
+                .for_each(|chunk| ep.apply(chunk));
+        }
+        self.keep(kept, n, ctx);
+        Ok(y)
+    }
+
+    /// Evaluation-mode forward pass of this convolution followed by `batch_norm` (folded into
+    /// the kernel: `w * gamma / sqrt(var + eps)` per filter, the rest into a per-filter shift)
+    /// and by a ReLU capped at `activation` (`f32::INFINITY` for plain ReLU), all in one pass:
+    /// the shift and the clamp are applied to each tile of output while it is in cache. The
+    /// result equals the three layers run one after the other up to rounding.
+    pub fn forward_fused(
+        &mut self,
+        x: Act,
+        batch_norm: Option<&BatchNorm>,
+        activation: Option<f32>,
+        ctx: &mut Ctx<'_>,
+    ) -> Result<Act, NnError> {
+        if ctx.train {
+            return Err(NnError::option(
+                "mode",
+                format!(
+                    "convolution `{}`: fused forward is for evaluation only",
+                    self.weight.name
+                ),
+            ));
+        }
+        self.check_input(&x)?;
+        self.release(ctx.pool);
+        let f = self.filters;
+        let (scale, mut shift) = match batch_norm {
+            Some(bn) => bn.eval_scale_shift()?,
+            None => (vec![1.0; f], vec![0.0; f]),
+        };
+        if scale.len() != f {
+            return Err(NnError::Shape {
+                what: format!("batch norm after convolution `{}`", self.weight.name),
+                expected: vec![f],
+                got: vec![scale.len()],
+            });
+        }
+        if let Some(b) = &self.bias {
+            let b = b
+                .value
+                .as_slice()
+                .ok_or_else(|| not_contiguous(&self.weight.name))?;
+            for ((t, b), s) in shift.iter_mut().zip(b).zip(&scale) {
+                *t += b * s;
+            }
+        }
+        let w = self.weight_slice()?;
+        let mut folded = ctx.pool.take(w.len());
+        for (dst, src) in folded.chunks_exact_mut(f).zip(w.chunks_exact(f)) {
+            for ((d, v), s) in dst.iter_mut().zip(src).zip(&scale) {
+                *d = v * s;
+            }
+        }
+        let ep = Epilogue {
+            shift,
+            low: if activation.is_some() {
+                0.0
+            } else {
+                f32::NEG_INFINITY
+            },
+            high: activation.unwrap_or(f32::INFINITY),
+        };
+        let result = self.run(x, &folded, Some(&ep), ctx.pool);
+        ctx.pool.give(folded);
+        let (y, kept) = result?;
+        ctx.pool.give(kept);
+        Ok(y)
+    }
+
+    /// The convolution with kernel `w` (the layer's or a folded copy), then `epilogue` on
+    /// every output row when given. Returns the output and the buffer that backward would keep
+    /// (the patches or the input).
+    fn run(
+        &self,
+        x: Act,
+        w: &[f32],
+        epilogue: Option<&Epilogue>,
+        pool: &mut BufferPool,
+    ) -> Result<(Act, Vec<f32>), NnError> {
         let g = self.geom;
         let n = x.n;
         let rows = n * g.oh * g.ow;
-        let mut y = ctx.pool.take(rows * self.filters);
-        let w = self.weight_slice()?;
-        match self.path {
+        let mut y = pool.take(rows * self.filters);
+        let mut whole_output_epilogue = epilogue.is_some();
+        let kept = match self.path {
             ConvPath::Pointwise => {
                 gemm(
                     1.0,
@@ -218,13 +322,13 @@ impl Conv2d {
                     0.0,
                     MatMut::row_major(&mut y, rows, self.filters),
                 )?;
-                self.keep(x.data, n, ctx);
+                x.data
             }
             ConvPath::Im2col => {
                 let cg = g.c / self.groups;
                 let fg = self.filters / self.groups;
                 let kg = g.kh * g.kw * cg;
-                let mut cols = ctx.pool.take(self.groups * rows * kg);
+                let mut cols = pool.take(self.groups * rows * kg);
                 for (gi, block) in cols.chunks_mut(rows * kg).enumerate() {
                     im2col(&x.data, n, &g, gi * cg, cg, block);
                     gemm(
@@ -235,39 +339,37 @@ impl Conv2d {
                         strided_mut(&mut y[gi * fg..], rows, fg, self.filters),
                     )?;
                 }
-                ctx.pool.give(x.data);
-                self.keep(cols, n, ctx);
+                pool.give(x.data);
+                cols
             }
             ConvPath::Tiled => {
-                self.tiled_forward(&x.data, w, &mut y)?;
-                self.keep(x.data, n, ctx);
+                self.tiled_forward(&x.data, w, epilogue, &mut y)?;
+                whole_output_epilogue = false;
+                x.data
             }
             ConvPath::Depthwise => {
                 depthwise_forward(&x.data, w, &g, self.filters, &mut y);
-                self.keep(x.data, n, ctx);
+                x.data
             }
+        };
+        if let (true, Some(ep)) = (whole_output_epilogue, epilogue) {
+            y.par_chunks_mut(self.filters * 256)
+                .for_each(|chunk| ep.apply(chunk));
         }
-        if let Some(b) = &self.bias {
-            let b = b
-                .value
-                .as_slice()
-                .ok_or_else(|| not_contiguous(&self.weight.name))?;
-            y.par_chunks_mut(self.filters * 256).for_each(|chunk| {
-                for row in chunk.chunks_mut(b.len()) {
-                    for (v, b) in row.iter_mut().zip(b) {
-                        *v += b;
-                    }
-                }
-            });
-        }
-        Act::new(y, n, g.oh, g.ow, self.filters)
+        Ok((Act::new(y, n, g.oh, g.ow, self.filters)?, kept))
     }
 
     fn images_per_task(&self) -> usize {
         TASK_ROWS.div_ceil(self.geom.oh * self.geom.ow).max(1)
     }
 
-    fn tiled_forward(&self, x: &[f32], w: &[f32], y: &mut [f32]) -> Result<(), NnError> {
+    fn tiled_forward(
+        &self,
+        x: &[f32],
+        w: &[f32],
+        epilogue: Option<&Epilogue>,
+        y: &mut [f32],
+    ) -> Result<(), NnError> {
         let g = self.geom;
         let (filters, groups) = (self.filters, self.groups);
         let cg = g.c / groups;
@@ -283,6 +385,7 @@ impl Conv2d {
                     let rows = yt.len() / filters;
                     for r0 in (0..rows).step_by(TILE_ROWS) {
                         let r1 = (r0 + TILE_ROWS).min(rows);
+                        let out = &mut yt[r0 * filters..r1 * filters];
                         let tile = &mut cols[..(r1 - r0) * kg];
                         for gi in 0..groups {
                             im2col_rows(xt, &g, gi * cg, cg, r0, r1, tile);
@@ -291,13 +394,11 @@ impl Conv2d {
                                 MatRef::row_major(tile, r1 - r0, kg),
                                 strided(&w[gi * fg..], kg, fg, filters),
                                 0.0,
-                                strided_mut(
-                                    &mut yt[r0 * filters + gi * fg..],
-                                    r1 - r0,
-                                    fg,
-                                    filters,
-                                ),
+                                strided_mut(&mut out[gi * fg..], r1 - r0, fg, filters),
                             )?;
+                        }
+                        if let Some(ep) = epilogue {
+                            ep.apply(out);
                         }
                     }
                     Ok(())
@@ -518,6 +619,32 @@ fn tiled_backward(
         }
     });
     Ok(())
+}
+
+/// What an evaluation-mode convolution applies to each output row in the same pass:
+/// `clamp(y + shift[f], low, high)` per filter `f`.
+#[derive(Debug, Clone)]
+struct Epilogue {
+    shift: Vec<f32>,
+    low: f32,
+    high: f32,
+}
+
+impl Epilogue {
+    /// Applies the epilogue to whole rows of `shift.len()` values.
+    fn apply(&self, rows: &mut [f32]) {
+        shift_clamp_rows(rows, &self.shift, self.low, self.high);
+    }
+}
+
+/// `v = clamp(v + shift[j], low, high)` over rows of `shift.len()` values.
+#[multiversion::multiversion(targets = "simd")]
+fn shift_clamp_rows(rows: &mut [f32], shift: &[f32], low: f32, high: f32) {
+    for row in rows.chunks_exact_mut(shift.len()) {
+        for (v, s) in row.iter_mut().zip(shift) {
+            *v = (*v + s).max(low).min(high);
+        }
+    }
 }
 
 fn strided(data: &[f32], rows: usize, cols: usize, row_stride: usize) -> MatRef<'_> {
@@ -847,6 +974,72 @@ mod tests {
             }
         }
         y
+    }
+
+    /// Conv + BatchNorm + activation run fused in evaluation mode give what the three layers
+    /// give one after the other, on every path, for each combination that fuses.
+    #[test]
+    fn fused_evaluation_matches_the_layers_one_by_one() {
+        use super::super::activation::Activation;
+        use super::super::testutil::randn;
+        for (i, (shape, spec, _)) in cases().into_iter().enumerate() {
+            let [n, h, w, c] = shape;
+            let LayerSpec::Conv2d { filters, .. } = spec else {
+                unreachable!()
+            };
+            let x = act(n, h, w, c, 70 + i as u64);
+            for (v, (with_bn, cap)) in [
+                (true, Some(f32::INFINITY)),
+                (true, Some(0.5)),
+                (true, None),
+                (false, Some(f32::INFINITY)),
+            ]
+            .into_iter()
+            .enumerate()
+            {
+                let mut conv = Layer::Conv(Conv2d::new(&spec, [h, w, c]).unwrap());
+                randomize(&mut conv, 50 + i as u64, 1.0);
+                let mut layers = vec![conv];
+                if with_bn {
+                    let mut bn = BatchNorm::new("bn", filters, 1e-3, 0.1);
+                    let seed = 60 + i as u64;
+                    for (k, p) in bn.params_mut().enumerate() {
+                        for (d, r) in p.value.iter_mut().zip(randn(filters, seed + k as u64)) {
+                            // gamma, beta, mean: any value; the variance must be positive.
+                            *d = if k == 3 { 0.2 + r * r } else { r };
+                        }
+                    }
+                    layers.push(Layer::BatchNorm(bn));
+                }
+                if let Some(cap) = cap {
+                    let cap = (cap < f32::INFINITY).then_some(cap);
+                    layers.push(Layer::Activation(Activation::new(cap)));
+                }
+                let mut pool = BufferPool::default();
+                let mut ctx = Ctx {
+                    train: false,
+                    dropout_seed: 0,
+                    pool: &mut pool,
+                    profile: None,
+                };
+                let fused = super::super::forward_chain(&mut layers, x.clone(), &mut ctx).unwrap();
+                let mut want = x.clone();
+                for l in &mut layers {
+                    want = l.forward(want, &mut ctx).unwrap();
+                }
+                assert_eq!((fused.n, fused.h, fused.w, fused.c), (want.n, want.h, want.w, want.c));
+                let mut clamped = 0;
+                for (j, (a, b)) in fused.data.iter().zip(&want.data).enumerate() {
+                    assert!(
+                        (a - b).abs() < 1e-4 * (1.0 + b.abs()),
+                        "case {i} variant {v} value {j}: fused {a} vs {b}"
+                    );
+                    clamped += usize::from(*b == 0.0 || *b == 0.5);
+                }
+                // The activation really was applied (some values clamped), or there was none.
+                assert_eq!(clamped > 0, cap.is_some(), "case {i} variant {v}");
+            }
+        }
     }
 
     #[test]

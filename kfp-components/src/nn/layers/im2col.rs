@@ -97,26 +97,7 @@ pub fn im2col(x: &[f32], n: usize, g: &Geometry, c0: usize, cg: usize, cols: &mu
     debug_assert_eq!(x.len(), n * g.h * g.w * g.c);
     cols.par_chunks_mut(row_block)
         .enumerate()
-        .for_each(|(r, out)| {
-            let (img, oy) = (r / g.oh, r % g.oh);
-            let base = img * g.h * g.w * g.c;
-            for ox in 0..g.ow {
-                let row = &mut out[ox * k..(ox + 1) * k];
-                for ky in 0..g.kh {
-                    let iy = g.in_y(oy, ky);
-                    for kx in 0..g.kw {
-                        let dst = &mut row[(ky * g.kw + kx) * cg..(ky * g.kw + kx + 1) * cg];
-                        match (iy, g.in_x(ox, kx)) {
-                            (Some(iy), Some(ix)) => {
-                                let src = base + (iy * g.w + ix) * g.c + c0;
-                                dst.copy_from_slice(&x[src..src + cg]);
-                            }
-                            _ => dst.fill(0.0),
-                        }
-                    }
-                }
-            }
-        });
+        .for_each(|(r, out)| im2col_rows(x, g, c0, cg, r * g.ow, (r + 1) * g.ow, out));
 }
 
 /// The adjoint of [`im2col`]: adds every patch value of `cols` back into its input position
@@ -167,8 +148,25 @@ pub fn im2col_rows(
         let (img, p) = (r / plane, r % plane);
         let (oy, ox) = (p / g.ow, p % g.ow);
         let base = img * g.h * g.w * g.c;
+        // With one group and unit horizontal stride, the taps of a kernel row over columns
+        // inside the image are one contiguous run of the input: one copy instead of `kw`.
+        let whole_row = cg == g.c
+            && g.sw == 1
+            && ox >= g.pad_left
+            && ox + g.kw - g.pad_left <= g.w;
         for ky in 0..g.kh {
             let iy = g.in_y(oy, ky);
+            if whole_row {
+                let dst = &mut row[ky * g.kw * cg..(ky + 1) * g.kw * cg];
+                match iy {
+                    Some(iy) => {
+                        let src = base + (iy * g.w + ox - g.pad_left) * g.c;
+                        dst.copy_from_slice(&x[src..src + g.kw * cg]);
+                    }
+                    None => dst.fill(0.0),
+                }
+                continue;
+            }
             for kx in 0..g.kw {
                 let dst = &mut row[(ky * g.kw + kx) * cg..(ky * g.kw + kx + 1) * cg];
                 match (iy, g.in_x(ox, kx)) {

@@ -52,6 +52,17 @@ impl Act {
         Ok(Act { data, n, h, w, c })
     }
 
+    /// An empty activation (no values), a placeholder while a buffer is moved.
+    pub fn empty() -> Act {
+        Act {
+            data: Vec::new(),
+            n: 0,
+            h: 0,
+            w: 0,
+            c: 0,
+        }
+    }
+
     /// Values per example (`h * w * c`).
     pub fn per_example(&self) -> usize {
         self.h * self.w * self.c
@@ -220,12 +231,58 @@ pub fn build(
     Ok((layers, input))
 }
 
-/// Runs `layers` forward in order.
+/// Runs `layers` forward in order. In evaluation mode a convolution followed by a BatchNorm
+/// and/or a ReLU runs as one fused layer ([`conv::Conv2d::forward_fused`]).
 pub fn forward_chain(layers: &mut [Layer], mut x: Act, ctx: &mut Ctx<'_>) -> Result<Act, NnError> {
-    for layer in layers {
-        x = layer.forward(x, ctx)?;
+    let mut i = 0;
+    while i < layers.len() {
+        if !ctx.train
+            && let Some(used) = forward_fused(&mut layers[i..], &mut x, ctx)?
+        {
+            i += used;
+            continue;
+        }
+        x = layers[i].forward(x, ctx)?;
+        i += 1;
     }
     Ok(x)
+}
+
+/// When `layers` starts with a convolution followed by a BatchNorm and/or an activation, runs
+/// them fused (evaluation mode) on `x` and returns how many layers that took.
+fn forward_fused(
+    layers: &mut [Layer],
+    x: &mut Act,
+    ctx: &mut Ctx<'_>,
+) -> Result<Option<usize>, NnError> {
+    let [Layer::Conv(conv), rest @ ..] = layers else {
+        return Ok(None);
+    };
+    let batch_norm = match rest.first() {
+        Some(Layer::BatchNorm(bn)) => Some(&*bn),
+        _ => None,
+    };
+    let after_bn = usize::from(batch_norm.is_some());
+    let activation = match rest.get(after_bn) {
+        Some(Layer::Activation(a)) => Some((a.kind(), a.cap())),
+        _ => None,
+    };
+    if batch_norm.is_none() && activation.is_none() {
+        return Ok(None);
+    }
+    let used = 1 + after_bn + usize::from(activation.is_some());
+    let start = ctx.profile.is_some().then(std::time::Instant::now);
+    let input = std::mem::replace(x, Act::empty());
+    *x = conv.forward_fused(input, batch_norm, activation.map(|a| a.1), ctx)?;
+    if let (Some(start), Some(profile)) = (start, ctx.profile.as_deref_mut()) {
+        let bn = if batch_norm.is_some() { "+batch_norm" } else { "" };
+        let act = activation.map(|a| format!("+{}", a.0)).unwrap_or_default();
+        profile.push((
+            format!("{}{bn}{act} fwd", conv.kind()),
+            start.elapsed().as_secs_f64(),
+        ));
+    }
+    Ok(Some(used))
 }
 
 /// Runs `layers` backward in reverse order. With `need_dx == false` the first layer does not

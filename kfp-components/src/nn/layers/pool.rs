@@ -88,55 +88,15 @@ impl Pool2d {
             .enumerate()
             .for_each(|(img, (yo, idx))| {
                 let xi = &x.data[img * per_in..(img + 1) * per_in];
-                for oy in 0..oh {
-                    for ox in 0..ow {
-                        let o = (oy * ow + ox) * c;
-                        let out = &mut yo[o..o + c];
-                        if max {
-                            out.fill(f32::NEG_INFINITY);
-                        } else {
-                            out.fill(0.0);
-                        }
-                        for ky in 0..size {
-                            for kx in 0..size {
-                                let at = ((oy * stride + ky) * w + ox * stride + kx) * c;
-                                let px = &xi[at..at + c];
-                                if max {
-                                    for (a, v) in out.iter_mut().zip(px) {
-                                        *a = a.max(*v);
-                                    }
-                                } else {
-                                    for (a, v) in out.iter_mut().zip(px) {
-                                        *a += v;
-                                    }
-                                }
-                            }
-                        }
-                        if keep {
-                            // The first position (in window order) holding the maximum: visit
-                            // the window backwards and let later matches overwrite.
-                            let ix = &mut idx[o..o + c];
-                            for ky in (0..size).rev() {
-                                for kx in (0..size).rev() {
-                                    let at = ((oy * stride + ky) * w + ox * stride + kx) * c;
-                                    for (ch, ((i, v), m)) in ix
-                                        .iter_mut()
-                                        .zip(&xi[at..at + c])
-                                        .zip(out.iter())
-                                        .enumerate()
-                                    {
-                                        *i = if v == m { (at + ch) as u32 } else { *i };
-                                    }
-                                }
-                            }
-                        }
-                        if !max {
-                            for a in out.iter_mut() {
-                                *a *= inv;
-                            }
-                        }
-                    }
-                }
+                let window = Window {
+                    w,
+                    c,
+                    oh,
+                    ow,
+                    size,
+                    stride,
+                };
+                pool_image(xi, yo, idx, &window, max, keep, inv);
             });
         ctx.pool.give(x.data);
         if ctx.train {
@@ -246,6 +206,88 @@ impl GlobalAvgPool {
             }
         });
         Act::new(dx, n, h, w, c)
+    }
+}
+
+/// The geometry of one image's pooling: input width and channels, output size, window.
+#[derive(Debug, Clone, Copy)]
+struct Window {
+    w: usize,
+    c: usize,
+    oh: usize,
+    ow: usize,
+    size: usize,
+    stride: usize,
+}
+
+/// Pools one image `xi` into `yo` (max or average; for a training max pool, records each
+/// output's argmax in `idx`).
+#[multiversion::multiversion(targets = "simd")]
+fn pool_image(
+    xi: &[f32],
+    yo: &mut [f32],
+    idx: &mut [u32],
+    win: &Window,
+    max: bool,
+    keep: bool,
+    inv: f32,
+) {
+    let Window {
+        w,
+        c,
+        oh,
+        ow,
+        size,
+        stride,
+    } = *win;
+    for oy in 0..oh {
+        for ox in 0..ow {
+            let o = (oy * ow + ox) * c;
+            let out = &mut yo[o..o + c];
+            if max {
+                out.fill(f32::NEG_INFINITY);
+            } else {
+                out.fill(0.0);
+            }
+            for ky in 0..size {
+                for kx in 0..size {
+                    let at = ((oy * stride + ky) * w + ox * stride + kx) * c;
+                    let px = &xi[at..at + c];
+                    if max {
+                        for (a, v) in out.iter_mut().zip(px) {
+                            *a = a.max(*v);
+                        }
+                    } else {
+                        for (a, v) in out.iter_mut().zip(px) {
+                            *a += v;
+                        }
+                    }
+                }
+            }
+            if keep {
+                // The first position (in window order) holding the maximum: visit
+                // the window backwards and let later matches overwrite.
+                let ix = &mut idx[o..o + c];
+                for ky in (0..size).rev() {
+                    for kx in (0..size).rev() {
+                        let at = ((oy * stride + ky) * w + ox * stride + kx) * c;
+                        for (ch, ((i, v), m)) in ix
+                            .iter_mut()
+                            .zip(&xi[at..at + c])
+                            .zip(out.iter())
+                            .enumerate()
+                        {
+                            *i = if v == m { (at + ch) as u32 } else { *i };
+                        }
+                    }
+                }
+            }
+            if !max {
+                for a in out.iter_mut() {
+                    *a *= inv;
+                }
+            }
+        }
     }
 }
 
