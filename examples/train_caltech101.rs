@@ -92,6 +92,9 @@ struct Args {
     /// Label smoothing.
     #[arg(long)]
     label_smoothing: Option<f32>,
+    /// Class-balanced loss power (0: off, 0.5: square root, 1: inverse class frequency).
+    #[arg(long)]
+    class_balance: Option<f32>,
     /// Zero padding before the random crop.
     #[arg(long)]
     pad: Option<usize>,
@@ -182,6 +185,9 @@ fn config_from(args: &Args) -> anyhow::Result<TrainConfig> {
     }
     if let Some(l) = args.label_smoothing {
         c.label_smoothing = l;
+    }
+    if let Some(b) = args.class_balance {
+        c.class_balance = b;
     }
     if let Some(p) = args.pad {
         c.augment.pad = p;

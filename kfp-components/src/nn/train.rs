@@ -67,7 +67,7 @@ use super::augment::{AugmentConfig, derive_seed, eval_batch, train_batch};
 use super::data::{ImageDataset, epoch_batches, sequential_batches};
 use super::error::NnError;
 use super::io::{self, write_atomic};
-use super::loss::softmax_cross_entropy;
+use super::loss::{softmax_cross_entropy, weighted_softmax_cross_entropy};
 use super::metrics::{ClassificationMetrics, argmax};
 use super::model::{Mode, Model};
 use super::optim::{Optimizer, OptimizerConfig};
@@ -98,6 +98,11 @@ pub struct TrainConfig {
     pub schedule: ScheduleConfig,
     /// Label smoothing of the cross-entropy, in `[0, 1]`.
     pub label_smoothing: f32,
+    /// Class-balanced loss: each training example's loss is weighted by
+    /// `(n_c / n_mean)^-class_balance`, `n_c` being the number of training images of its class
+    /// (weights scaled so that their mean over the training images is 1). 0 (the default, W3)
+    /// weighs every image alike, 0.5 is square-root balancing, 1 weighs every class alike.
+    pub class_balance: f32,
     /// Training augmentation.
     pub augment: AugmentConfig,
     /// The seed of everything random.
@@ -126,6 +131,7 @@ impl Default for TrainConfig {
             optimizer: OptimizerConfig::default(),
             schedule: ScheduleConfig::default(),
             label_smoothing: 0.1,
+            class_balance: 0.0,
             augment: AugmentConfig::default(),
             seed: 0,
             threads: 0,
@@ -152,6 +158,12 @@ impl TrainConfig {
             return Err(NnError::option(
                 "label_smoothing",
                 format!("must be in [0, 1], got {}", self.label_smoothing),
+            ));
+        }
+        if !(0.0..=1.0).contains(&self.class_balance) {
+            return Err(NnError::option(
+                "class_balance",
+                format!("must be in [0, 1], got {}", self.class_balance),
             ));
         }
         if self.early_stopping_patience == Some(0) {
@@ -396,6 +408,13 @@ impl<'a> Run<'a> {
             .config
             .schedule
             .build(steps_per_epoch, self.config.epochs)?;
+        let class_weights = (self.config.class_balance > 0.0).then(|| {
+            class_weights(
+                &data.labels_of(&data.train),
+                data.num_classes(),
+                self.config.class_balance,
+            )
+        });
         let show_bar = self.options.progress && std::io::stderr().is_terminal();
         let mut ran = 0;
         while self.state.epoch < self.config.epochs && !self.state.stopped_early {
@@ -451,8 +470,12 @@ impl<'a> Run<'a> {
                     self.state.step,
                 ]));
                 let logits = self.model.forward(x.view(), Mode::Train)?;
-                let (loss, grad) =
-                    softmax_cross_entropy(logits.view(), &labels, self.config.label_smoothing)?;
+                let (loss, grad) = weighted_softmax_cross_entropy(
+                    logits.view(),
+                    &labels,
+                    self.config.label_smoothing,
+                    class_weights.as_deref(),
+                )?;
                 if !loss.is_finite() {
                     return Err(NnError::option(
                         "training",
@@ -740,6 +763,36 @@ fn read_json<T: serde::de::DeserializeOwned>(path: &Path) -> Result<T, NnError> 
     serde_json::from_slice(&bytes).map_err(|e| NnError::format(path, e.to_string()))
 }
 
+/// Per-class loss weights `(n_c / n_mean)^-power` for training labels `labels` over
+/// `classes` classes, scaled so that their mean over the examples is 1 (a class without
+/// examples gets weight 0: it never occurs).
+pub fn class_weights(labels: &[usize], classes: usize, power: f32) -> Vec<f32> {
+    let mut counts = vec![0usize; classes];
+    for &y in labels {
+        if let Some(c) = counts.get_mut(y) {
+            *c += 1;
+        }
+    }
+    let mean = labels.len() as f64 / classes.max(1) as f64;
+    let raw: Vec<f64> = counts
+        .iter()
+        .map(|&n| {
+            if n == 0 {
+                0.0
+            } else {
+                (n as f64 / mean).powf(-(power as f64))
+            }
+        })
+        .collect();
+    let total: f64 = counts.iter().zip(&raw).map(|(&n, w)| n as f64 * w).sum();
+    let scale = if total > 0.0 {
+        labels.len() as f64 / total
+    } else {
+        1.0
+    };
+    raw.iter().map(|w| (w * scale) as f32).collect()
+}
+
 /// Writes named `f32` tensors as a safetensors file, atomically.
 pub fn write_tensors(path: &Path, tensors: &BTreeMap<String, ArrayD<f32>>) -> Result<(), NnError> {
     let raw: Vec<(&String, Vec<usize>, Vec<u8>)> = tensors
@@ -817,6 +870,24 @@ pub fn evaluate_indices(
 #[cfg(test)]
 pub(crate) mod tests {
     use super::*;
+
+    #[test]
+    fn class_weights_balance_the_classes() {
+        // 6 examples of class 0, 2 of class 1, 1 of class 2, none of class 3.
+        let labels = [0, 0, 0, 0, 0, 0, 1, 1, 2];
+        let w = class_weights(&labels, 4, 1.0);
+        // Inverse frequency: every present class carries the same total weight.
+        let totals = [6.0 * w[0], 2.0 * w[1], w[2]];
+        assert!(totals.iter().all(|t| (t - totals[0]).abs() < 1e-5), "{w:?}");
+        assert_eq!(w[3], 0.0);
+        let mean: f32 = labels.iter().map(|&y| w[y]).sum::<f32>() / labels.len() as f32;
+        assert!((mean - 1.0).abs() < 1e-6);
+        // Square root: class 1 has 3x fewer images than class 0, so sqrt(3)x the weight.
+        let s = class_weights(&labels, 4, 0.5);
+        assert!((s[1] / s[0] - 3f32.sqrt()).abs() < 1e-5, "{s:?}");
+        // Power 0: all ones.
+        assert!(class_weights(&labels, 3, 0.0).iter().all(|&v| (v - 1.0).abs() < 1e-6));
+    }
     use crate::nn::spec::{LayerSpec, Padding};
     use rand::rngs::StdRng;
     use rand::{RngExt, SeedableRng};
