@@ -886,7 +886,11 @@ pub(crate) mod tests {
         let s = class_weights(&labels, 4, 0.5);
         assert!((s[1] / s[0] - 3f32.sqrt()).abs() < 1e-5, "{s:?}");
         // Power 0: all ones.
-        assert!(class_weights(&labels, 3, 0.0).iter().all(|&v| (v - 1.0).abs() < 1e-6));
+        assert!(
+            class_weights(&labels, 3, 0.0)
+                .iter()
+                .all(|&v| (v - 1.0).abs() < 1e-6)
+        );
     }
     use crate::nn::spec::{LayerSpec, Padding};
     use rand::rngs::StdRng;

@@ -49,9 +49,7 @@ impl Activation {
                 .for_each(|(k, v)| clamp_copy(v, k, cap));
             self.out = Some(keep);
         } else {
-            x.data
-                .par_chunks_mut(CHUNK)
-                .for_each(|v| clamp(v, cap));
+            x.data.par_chunks_mut(CHUNK).for_each(|v| clamp(v, cap));
         }
         Ok(x)
     }

@@ -31,8 +31,8 @@ use super::super::error::NnError;
 use super::super::gemm::{MatMut, MatRef, gemm, gemm_serial};
 use super::super::param::Param;
 use super::super::spec::{LayerSpec, ParamRole};
-use super::im2col::{Geometry, col2im_add, col2im_rows_add, im2col, im2col_rows};
 use super::batch_norm::BatchNorm;
+use super::im2col::{Geometry, col2im_add, col2im_rows_add, im2col, im2col_rows};
 use super::{Act, BufferPool, Ctx, column_sums_into};
 
 /// Output pixels per image from which a convolution uses [`ConvPath::Tiled`].
@@ -1027,7 +1027,10 @@ mod tests {
                 for l in &mut layers {
                     want = l.forward(want, &mut ctx).unwrap();
                 }
-                assert_eq!((fused.n, fused.h, fused.w, fused.c), (want.n, want.h, want.w, want.c));
+                assert_eq!(
+                    (fused.n, fused.h, fused.w, fused.c),
+                    (want.n, want.h, want.w, want.c)
+                );
                 let mut clamped = 0;
                 for (j, (a, b)) in fused.data.iter().zip(&want.data).enumerate() {
                     assert!(

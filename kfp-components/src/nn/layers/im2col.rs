@@ -150,10 +150,7 @@ pub fn im2col_rows(
         let base = img * g.h * g.w * g.c;
         // With one group and unit horizontal stride, the taps of a kernel row over columns
         // inside the image are one contiguous run of the input: one copy instead of `kw`.
-        let whole_row = cg == g.c
-            && g.sw == 1
-            && ox >= g.pad_left
-            && ox + g.kw - g.pad_left <= g.w;
+        let whole_row = cg == g.c && g.sw == 1 && ox >= g.pad_left && ox + g.kw - g.pad_left <= g.w;
         for ky in 0..g.kh {
             let iy = g.in_y(oy, ky);
             if whole_row {

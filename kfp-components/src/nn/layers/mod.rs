@@ -259,7 +259,7 @@ fn forward_fused(
         return Ok(None);
     };
     let batch_norm = match rest.first() {
-        Some(Layer::BatchNorm(bn)) => Some(&*bn),
+        Some(Layer::BatchNorm(bn)) => Some(bn),
         _ => None,
     };
     let after_bn = usize::from(batch_norm.is_some());
@@ -275,7 +275,11 @@ fn forward_fused(
     let input = std::mem::replace(x, Act::empty());
     *x = conv.forward_fused(input, batch_norm, activation.map(|a| a.1), ctx)?;
     if let (Some(start), Some(profile)) = (start, ctx.profile.as_deref_mut()) {
-        let bn = if batch_norm.is_some() { "+batch_norm" } else { "" };
+        let bn = if batch_norm.is_some() {
+            "+batch_norm"
+        } else {
+            ""
+        };
         let act = activation.map(|a| format!("+{}", a.0)).unwrap_or_default();
         profile.push((
             format!("{}{bn}{act} fwd", conv.kind()),
