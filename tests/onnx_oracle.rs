@@ -145,6 +145,7 @@ fn cases() -> Vec<(&'static str, ModelSpec, bool)> {
     };
     vec![
         ("caltech-s", zoo::caltech_s(32, 10), false),
+        ("caltech-m", zoo::caltech_m(32, 10), false),
         ("mobilenet", zoo::mobilenet(33, 7, 0.25), false),
         ("residual", residual, false),
         ("flatten-dense", flatten_dense, false),
