@@ -1,11 +1,11 @@
 #!/usr/bin/env bash
 # The main job: run the flagship pipeline (examples/flagship.rs: load Caltech101 from
-# ../shared, train caltech-s for $EPOCHS epochs, evaluate on the test split; about 10 minutes
-# on 2 cores at the default 30 epochs), then the small example pipelines, each on this
+# ../shared, train caltech-m for $EPOCHS epochs with our recipe, evaluate on the test split;
+# about 20 minutes on 2 cores at the default 40 epochs), then the small example pipelines, each on this
 # machine with the local runner (results and the cache under OUT_DIR/local), and compile each
 # one to Argo Workflow YAML under OUT_DIR, checked against Argo's schema and Hera's models.
 #
-# usage: [EPOCHS=30] [KFP_SHARED_DIR=../shared] scripts/run-examples.sh [OUT_DIR]   (default: out/)
+# usage: [EPOCHS=40] [KFP_SHARED_DIR=../shared] scripts/run-examples.sh [OUT_DIR]   (default: out/)
 # Pruning, int8 quantization and the Edge TPU TFLite export join the flagship as they land.
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
@@ -16,9 +16,9 @@ export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$HOME/.cache/kfp-rs/target}"
 scripts/build-deps.sh
 cargo build --release --quiet --examples
 shared="$(cd "${KFP_SHARED_DIR:-../shared}" && pwd)"
-echo "== flagship (Caltech101 -> caltech-s, ${EPOCHS:-30} epochs)"
+echo "== flagship (Caltech101 -> caltech-m, ${EPOCHS:-40} epochs)"
 cargo run --release --quiet --example flagship -- run --store "$out/local" \
-    -p "source=$shared/caltech101/101_ObjectCategories.tar.gz" -p "epochs=${EPOCHS:-30}"
+    -p "source=$shared/caltech101/101_ObjectCategories.tar.gz" -p "epochs=${EPOCHS:-40}"
 cargo run --release --quiet --example flagship -- compile -o "$out/flagship.yaml"
 echo "wrote $out/flagship.yaml"
 for example in hello_world add_numbers artifacts diamond condition parallel_for exit_handler kubernetes_config; do
