@@ -212,21 +212,19 @@ impl Conv2d {
         self.release(ctx.pool);
         let n = x.n;
         let w = self.weight_slice()?;
-        let (mut y, kept) = self.run(x, w, None, ctx.pool)?;
-        if let Some(b) = &self.bias {
-            let b = b
-                .value
-                .as_slice()
-                .ok_or_else(|| not_contiguous(&self.weight.name))?;
-            let ep = Epilogue {
-                shift: b.to_vec(),
+        let bias = match &self.bias {
+            Some(b) => Some(Epilogue {
+                shift: b
+                    .value
+                    .as_slice()
+                    .ok_or_else(|| not_contiguous(&self.weight.name))?
+                    .to_vec(),
                 low: f32::NEG_INFINITY,
                 high: f32::INFINITY,
-            };
-            y.data
-                .par_chunks_mut(self.filters * 256)
-                .for_each(|chunk| ep.apply(chunk));
-        }
+            }),
+            None => None,
+        };
+        let (y, kept) = self.run(x, w, bias.as_ref(), ctx.pool)?;
         self.keep(kept, n, ctx);
         Ok(y)
     }

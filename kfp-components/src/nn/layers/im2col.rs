@@ -109,26 +109,8 @@ pub fn col2im_add(cols: &[f32], n: usize, g: &Geometry, c0: usize, cg: usize, dx
     debug_assert_eq!(cols.len(), n * g.oh * g.ow * k);
     debug_assert_eq!(dx.len(), n * per_image);
     dx.par_chunks_mut(per_image)
-        .enumerate()
-        .for_each(|(img, d)| {
-            let src_img = &cols[img * g.oh * g.ow * k..(img + 1) * g.oh * g.ow * k];
-            for oy in 0..g.oh {
-                for ox in 0..g.ow {
-                    let row = &src_img[(oy * g.ow + ox) * k..(oy * g.ow + ox + 1) * k];
-                    for ky in 0..g.kh {
-                        let Some(iy) = g.in_y(oy, ky) else { continue };
-                        for kx in 0..g.kw {
-                            let Some(ix) = g.in_x(ox, kx) else { continue };
-                            let src = &row[(ky * g.kw + kx) * cg..(ky * g.kw + kx + 1) * cg];
-                            let at = (iy * g.w + ix) * g.c + c0;
-                            for (a, b) in d[at..at + cg].iter_mut().zip(src) {
-                                *a += b;
-                            }
-                        }
-                    }
-                }
-            }
-        });
+        .zip(cols.par_chunks(g.oh * g.ow * k))
+        .for_each(|(d, c)| col2im_rows_add(c, g, c0, cg, 0, g.oh * g.ow, d));
 }
 
 /// Sequential [`im2col`] of output rows `[r0, r1)` (flat over `(image, oy, ox)`, counted from
