@@ -117,6 +117,7 @@ pub mod names;
 pub mod outputs;
 pub mod param;
 pub mod registry;
+pub mod runtime;
 #[cfg(test)]
 mod test_fixtures;
 pub mod validate;
