@@ -21,7 +21,7 @@ cargo run --release --quiet --example flagship -- run --store "$out/local" \
     -p "source=$shared/caltech101/101_ObjectCategories.tar.gz" -p "epochs=${EPOCHS:-40}"
 cargo run --release --quiet --example flagship -- compile -o "$out/flagship.yaml"
 echo "wrote $out/flagship.yaml"
-for example in hello_world add_numbers artifacts diamond condition parallel_for exit_handler kubernetes_config; do
+for example in hello_world add_numbers artifacts diamond condition guarded_branch parallel_for exit_handler kubernetes_config; do
     echo "== $example"
     cargo run --release --quiet --example "$example" -- run --store "$out/local"
     cargo run --release --quiet --example "$example" -- compile -o "$out/$example.yaml"

@@ -12,12 +12,13 @@ use std::process::Command;
 use kfp_sdk::argo::model::Workflow;
 use support::argo_sim::{Simulator, substitute};
 
-const EXAMPLES: [&str; 8] = [
+const EXAMPLES: [&str; 9] = [
     "hello_world",
     "add_numbers",
     "artifacts",
     "diamond",
     "condition",
+    "guarded_branch",
     "parallel_for",
     "exit_handler",
     "kubernetes_config",
@@ -394,7 +395,8 @@ fn condition_compiles_to_when_expressions_on_group_tasks() {
         .iter()
         .map(|t| (t.name.as_str(), t.depends.as_deref(), t.when.as_deref()))
         .collect();
-    let coin = "'{{tasks.flip-coin.outputs.parameters.output}}'";
+    // One expression tag each: run-time values are variables of expr-lang, never text.
+    let coin = "tasks['flip-coin'].outputs.parameters['output']";
     assert_eq!(
         when,
         [
@@ -402,18 +404,20 @@ fn condition_compiles_to_when_expressions_on_group_tasks() {
             (
                 "condition",
                 Some("flip-coin"),
-                Some(format!("{coin} == 'heads'").as_str())
+                Some(format!("{{{{={coin} == 'heads'}}}}").as_str())
             ),
             (
                 "condition-2",
                 Some("flip-coin"),
-                Some(format!("!({coin} == 'heads')").as_str())
+                Some(format!("{{{{=!({coin} == 'heads')}}}}").as_str())
             ),
             (
                 "condition-3",
                 Some("flip-coin"),
                 Some(
-                    format!("({{{{inputs.parameters.seed}}}} > 1000) && ({coin} != 'heads')")
+                    format!(
+                        "{{{{=(asFloat(inputs.parameters['seed']) > 1000) && ({coin} != 'heads')}}}}"
+                    )
                         .as_str()
                 )
             ),

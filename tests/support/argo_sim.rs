@@ -53,8 +53,9 @@ fn key_of(a: &kfp_sdk::argo::model::Artifact) -> Option<&str> {
     kfp_sdk::argo::ArtifactStorage::key_of(a)
 }
 
-/// Evaluates an Argo `when` expression after substitution: comparisons of quoted strings,
-/// numbers and booleans, with `&&`, `||`, `!` and parentheses.
+/// Evaluates an Argo `when` expression after substitution, as govaluate does: comparisons of
+/// quoted strings, numbers and booleans, boolean literals, with `&&`, `||`, `!` and
+/// parentheses.
 pub fn evaluate_when(expression: &str) -> bool {
     #[derive(Debug, Clone, PartialEq)]
     enum Token {
@@ -148,6 +149,14 @@ pub fn evaluate_when(expression: &str) -> bool {
                 *i += 1;
                 v
             }
+            // A boolean literal standing alone (what an expression tag leaves behind).
+            Some(Token::Value(word))
+                if (word == "true" || word == "false")
+                    && !matches!(t.get(*i + 1), Some(Token::Op(op)) if op != "&&" && op != "||") =>
+            {
+                *i += 1;
+                word == "true"
+            }
             Some(Token::Value(left)) => {
                 let Some(Token::Op(op)) = t.get(*i + 1) else {
                     panic!("expected an operator after {left}")
@@ -181,7 +190,9 @@ pub fn evaluate_when(expression: &str) -> bool {
 }
 
 /// Replaces every `{{key}}` in `text` with `values[key]`, in one pass (as Argo does: a
-/// substituted value is not searched again). Panics on an unknown key.
+/// substituted value is not searched again), and every expression tag `{{=expr}}` with the
+/// expression's result, computed with the values as variables (never as text). Panics on an
+/// unknown key or a failing expression.
 pub fn substitute(text: &str, values: &BTreeMap<String, String>) -> String {
     let mut out = String::with_capacity(text.len());
     let mut rest = text;
@@ -192,6 +203,15 @@ pub fn substitute(text: &str, values: &BTreeMap<String, String>) -> String {
             .find("}}")
             .unwrap_or_else(|| panic!("unclosed {{{{ in {text:?}"));
         let key = after[..end].trim();
+        if let Some(expression) = key.strip_prefix('=') {
+            // An expression tag: expr-lang with the values as variables (see argo_expr).
+            let value = super::argo_expr::evaluate(expression, values).unwrap_or_else(|e| {
+                panic!("expression tag {{{{={expression}}}}} fails (Argo errors the task): {e}")
+            });
+            out.push_str(&value);
+            rest = &after[end + 2..];
+            continue;
+        }
         let value = values
             .get(key)
             .unwrap_or_else(|| panic!("unresolved {{{{{key}}}}} (known: {:?})", values.keys()));

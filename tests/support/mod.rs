@@ -2,6 +2,7 @@
 //! and the shared reference data.
 #![allow(dead_code)]
 
+pub mod argo_expr;
 pub mod argo_sim;
 
 use std::path::{Path, PathBuf};

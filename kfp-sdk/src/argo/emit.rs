@@ -17,10 +17,9 @@ use k8s_openapi::apimachinery::pkg::util::intstr::IntOrString;
 use super::model;
 use crate::component::{CommandPart, ComponentSpec, Implementation, IoType};
 use crate::config::{Resources, TaskConfig};
-use crate::control::{Condition, LoopItems, Operand};
+use crate::control::LoopItems;
 use crate::graph::{Executable, PipelineGraph, Task, ValueSource};
 use crate::names;
-use crate::param::ParamType;
 use crate::param::json_to_text;
 use crate::validate::{ValidationErrors, validate};
 
@@ -341,25 +340,6 @@ fn parameter_value(source: &ValueSource) -> String {
     }
 }
 
-/// A condition as an Argo `when` expression: strings quoted, numbers and booleans bare.
-fn when_expression(condition: &Condition) -> String {
-    match condition {
-        Condition::Compare { left, op, right } => {
-            let side = |operand: &Operand| {
-                let text = parameter_value(&operand.source);
-                match operand.ty {
-                    ParamType::Integer | ParamType::Double | ParamType::Boolean => text,
-                    _ => format!("'{}'", text.replace('\'', "\\'")),
-                }
-            };
-            format!("{} {} {}", side(left), op.symbol(), side(right))
-        }
-        Condition::And(a, b) => format!("({}) && ({})", when_expression(a), when_expression(b)),
-        Condition::Or(a, b) => format!("({}) || ({})", when_expression(a), when_expression(b)),
-        Condition::Not(c) => format!("!({})", when_expression(c)),
-    }
-}
-
 /// Sets a DAG task's loop fields.
 fn set_loop(task: &mut model::DAGTask, items: &LoopItems) {
     match items {
@@ -624,7 +604,7 @@ impl Emitter<'_> {
             template: Some(template.clone()),
             depends: (!upstream.is_empty()).then(|| upstream.join(" && ")),
             arguments,
-            when: task.when.as_ref().map(when_expression),
+            when: task.when.as_ref().map(super::condition::when_field),
             ..Default::default()
         };
         if let Some(repeat) = &task.repeat {

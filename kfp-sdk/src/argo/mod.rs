@@ -20,6 +20,7 @@
 //! let yaml = argo::to_yaml(&workflow).unwrap();
 //! assert!(yaml.contains("generateName: hello-"));
 //! ```
+mod condition;
 mod emit;
 pub mod kinds;
 pub mod lint;
