@@ -85,6 +85,13 @@ enum Command {
         /// Print each task's output lines, prefixed by its name, as they come.
         #[arg(long)]
         stream_logs: bool,
+        /// Hash every file of a cached result before reusing it (default: only results whose
+        /// file metadata changed).
+        #[arg(long)]
+        verify_cache: bool,
+        /// Seconds a task may take to stop after SIGTERM when the run is interrupted.
+        #[arg(long, value_name = "SECONDS", default_value_t = 5)]
+        grace_period: u64,
     },
     /// Read the records of local runs.
     Runs {
@@ -148,8 +155,17 @@ pub fn run(bin_name: &str) -> ExitCode {
             resume,
             fail_fast,
             stream_logs,
+            verify_cache,
+            grace_period,
         } => {
+            let interrupt = match local::interrupt_on_signals() {
+                Ok(flag) => Some(flag),
+                Err(e) => return fail(format!("cannot handle SIGINT/SIGTERM: {e}")),
+            };
             let mut options = local::RunOptions {
+                interrupt,
+                verify_cache,
+                grace: std::time::Duration::from_secs(grace_period),
                 store: store.unwrap_or_else(local::Store::default_root),
                 cache: !no_cache,
                 fail_fast,
@@ -175,11 +191,13 @@ pub fn run(bin_name: &str) -> ExitCode {
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
-        Err(message) => {
-            eprintln!("error: {message}");
-            ExitCode::FAILURE
-        }
+        Err(message) => fail(message),
     }
+}
+
+fn fail(message: String) -> ExitCode {
+    eprintln!("error: {message}");
+    ExitCode::FAILURE
 }
 
 /// The named pipeline, or the only one in the binary.
@@ -325,10 +343,13 @@ fn run_locally(
         std::path::absolute(&options.store).unwrap_or_else(|_| options.store.clone()),
     );
     println!("results: {}", store.run_dir(&record.id).display());
-    if record.status == "succeeded" {
-        Ok(())
-    } else {
-        Err(format!("run {} failed", record.id))
+    match record.status.as_str() {
+        "succeeded" => Ok(()),
+        "interrupted" => Err(format!(
+            "run {} was interrupted; continue it with --resume {}",
+            record.id, record.id
+        )),
+        _ => Err(format!("run {} failed", record.id)),
     }
 }
 
@@ -345,11 +366,16 @@ fn runs(store: &local::Store, command: RunsCommand) -> Result<(), String> {
                     .iter()
                     .filter(|t| t.status == local::TaskStatus::Cached)
                     .count();
+                let status = if r.status == "running" && !local::lease::is_live(store, &r.id) {
+                    "running? (its runner is gone)"
+                } else {
+                    r.status.as_str()
+                };
                 println!(
                     "{}  {}  {:<9}  {:>8.2} s  {} tasks ({} cached)",
                     r.id,
                     r.started,
-                    r.status,
+                    status,
                     r.seconds,
                     r.tasks.len(),
                     cached

@@ -9,6 +9,8 @@ use std::time::{Duration, Instant};
 
 use sha2::{Digest, Sha256};
 
+use super::integrity::{Manifest, remove_tree, set_read_only};
+use super::lease::{RUN_DIR_ENV, Signal, signal};
 use super::plan::Step;
 use super::store::{Store, StoreError, TaskStatus, io};
 use crate::config::RetryOn;
@@ -58,9 +60,18 @@ pub struct StepRunner<'a> {
     pub binary: &'a Path,
     /// Print each task's output lines, prefixed by its name, as they come.
     pub stream_logs: bool,
-    /// Set to stop running steps (their processes are killed).
+    /// Set to stop running steps: each task's process group gets SIGTERM, then SIGKILL
+    /// after [`StepRunner::grace`].
     pub cancel: &'a AtomicBool,
+    /// How long a task may take to stop after SIGTERM.
+    pub grace: Duration,
+    /// Hash every file of a cache entry before reusing it (else only when its metadata
+    /// changed).
+    pub verify_cache: bool,
 }
+
+/// The file beside a cache entry's `out/` that lists what it held when it was made.
+const MANIFEST: &str = "manifest.json";
 
 /// The SHA-256 of a file, in hex.
 pub fn hash_file(path: &Path) -> Result<String, StoreError> {
@@ -157,7 +168,11 @@ struct Tries {
 impl StepRunner<'_> {
     /// The outputs of an earlier run of the same key, if the cache has them.
     pub fn cached(&self, step: &Step, key: &str) -> Option<Outcome> {
-        let out = self.store.cache_dir(key).join("out");
+        let entry = self.store.cache_dir(key);
+        if !entry.exists() || !self.entry_is_intact(&entry, &step.path) {
+            return None;
+        }
+        let out = entry.join("out");
         let collected = collect_outputs(step, &out).ok()?;
         Some(Outcome {
             status: TaskStatus::Cached,
@@ -180,10 +195,20 @@ impl StepRunner<'_> {
     ) -> Outcome {
         let start = Instant::now();
         let folder = self.store.task_dir(self.run_id, &step.path);
+        let before = fingerprints(inputs);
         let tries = self.attempts(step, inputs, &folder);
-        let result = match tries.failure {
-            Some(message) => Err(message),
-            None => {
+        let changed = changed_input(inputs, &before);
+        if let Some((_, path, _)) = &changed
+            && let Some(entry) = self.cache_entry_of(path)
+        {
+            evict(&entry);
+        }
+        let result = match (tries.failure, changed) {
+            (Some(message), _) => Err(message),
+            (None, Some((name, _, difference))) => Err(format!(
+                "it changed its input artifact '{name}' ({difference}): inputs are read-only"
+            )),
+            (None, None) => {
                 let out = folder.join("out");
                 // Check the outputs are all there before trusting (and caching) them.
                 collect_outputs(step, &out).and_then(|_| {
@@ -212,22 +237,64 @@ impl StepRunner<'_> {
         outcome
     }
 
-    /// Moves `out` into the cache under `key` by renames; returns where it now is.
+    /// Whether the cache entry still holds what its manifest lists (see
+    /// [`super::integrity`]); a damaged or unlisted entry is reported, naming `task`, and
+    /// removed, so that the task runs again.
+    pub(crate) fn entry_is_intact(&self, entry: &Path, task: &str) -> bool {
+        let manifest: Option<Manifest> = std::fs::read(entry.join(MANIFEST))
+            .ok()
+            .and_then(|bytes| serde_json::from_slice(&bytes).ok());
+        let problem = match manifest {
+            None => "it has no readable manifest".to_owned(),
+            Some(manifest) => match manifest.check(&entry.join("out"), self.verify_cache) {
+                Ok(()) => return true,
+                Err(difference) => difference.to_string(),
+            },
+        };
+        eprintln!(
+            "warning: task {task}: the cached result {} is damaged ({problem}); \
+             removing it and running the task again",
+            entry.display()
+        );
+        evict(entry);
+        false
+    }
+
+    /// Moves `out` into the cache under `key`: made read-only and listed in a manifest in a
+    /// staging folder, then renamed into place in one step; returns where it now is. On any
+    /// error (a full disk, say) nothing enters the cache and `out` stays where it was.
     fn commit(&self, out: &Path, key: &str) -> Option<PathBuf> {
         let entry = self.store.cache_dir(key);
         if entry.join("out").exists() {
             return Some(entry.join("out"));
         }
-        let staging = entry.with_file_name(format!(".{key}.tmp-{}", std::process::id()));
-        let _ = std::fs::remove_dir_all(&staging);
-        std::fs::create_dir_all(&staging).ok()?;
-        std::fs::rename(out, staging.join("out")).ok()?;
-        match std::fs::rename(&staging, &entry) {
+        let parent = entry.parent()?;
+        std::fs::create_dir_all(parent).ok()?;
+        let staging = tempfile::Builder::new()
+            .prefix(&format!(".{key}.tmp-{}-", std::process::id()))
+            .tempdir_in(parent)
+            .ok()?
+            .keep();
+        let staged = staging.join("out");
+        if std::fs::rename(out, &staged).is_err() {
+            let _ = remove_tree(&staging);
+            return None;
+        }
+        let sealed = set_read_only(&staged, true)
+            .and_then(|()| Manifest::of(&staged))
+            .and_then(|manifest| {
+                let json = serde_json::to_vec_pretty(&manifest).map_err(std::io::Error::other)?;
+                write_atomically(&staging.join(MANIFEST), &json)
+            })
+            .and_then(|()| std::fs::rename(&staging, &entry));
+        match sealed {
             Ok(()) => Some(entry.join("out")),
             Err(_) => {
-                // Another run committed the same key meanwhile; keep ours where it was.
-                let _ = std::fs::rename(staging.join("out"), out);
-                let _ = std::fs::remove_dir_all(&staging);
+                // A full disk, or another run committed the same key meanwhile: keep ours
+                // where it was.
+                let _ = set_read_only(&staged, false);
+                let _ = std::fs::rename(&staged, out);
+                let _ = remove_tree(&staging);
                 Some(out.to_owned())
             }
         }
@@ -366,7 +433,11 @@ impl StepRunner<'_> {
             .env("KFP_TASK_NAME", &step.path)
             .env("KFP_RUN_ID", self.run_id)
             .env("KFP_TASK_ATTEMPT", attempt.to_string())
+            .env(RUN_DIR_ENV, self.store.run_dir(self.run_id))
             .stdin(Stdio::null());
+        // Its own process group, so that stopping it stops whatever it started.
+        #[cfg(unix)]
+        std::os::unix::process::CommandExt::process_group(&mut command, 0);
         let open = |name: &str| {
             let path = folder.join(name);
             std::fs::OpenOptions::new()
@@ -407,15 +478,13 @@ impl StepRunner<'_> {
                 Err(e) => return Err(format!("waiting for the task: {e}")),
             }
             if self.cancel.load(Ordering::Relaxed) {
-                let _ = child.kill();
-                let _ = child.wait();
+                stop(&mut child, self.grace);
                 return Err("killed: the run was stopped".into());
             }
             if let Some(limit) = deadline
                 && started.elapsed() > limit
             {
-                let _ = child.kill();
-                let _ = child.wait();
+                stop(&mut child, Duration::ZERO);
                 return Err(format!("killed: timed out after {} s", limit.as_secs()));
             }
             std::thread::sleep(pause);
@@ -425,6 +494,108 @@ impl StepRunner<'_> {
             let _ = handle.join();
         }
         Ok(status.code())
+    }
+}
+
+/// Stops a task and everything it started: SIGTERM to its process group, up to `grace` for
+/// it to exit, then SIGKILL to the group.
+fn stop(child: &mut std::process::Child, grace: Duration) {
+    let pid = child.id() as i32;
+    if !grace.is_zero() {
+        signal(pid, Signal::Term, true);
+        let start = Instant::now();
+        while start.elapsed() < grace {
+            if let Ok(Some(_)) = child.try_wait() {
+                break;
+            }
+            std::thread::sleep(Duration::from_millis(10));
+        }
+    }
+    // The group may hold children of the task even when the task itself has exited.
+    signal(pid, Signal::Kill, true);
+    let _ = child.kill();
+    let _ = child.wait();
+}
+
+/// Removes a cache entry: renamed aside first, so that no run finds half of it.
+fn evict(entry: &Path) {
+    let Some(parent) = entry.parent() else { return };
+    let Ok(aside) = tempfile::Builder::new()
+        .prefix(".evicted-")
+        .tempdir_in(parent)
+        .map(tempfile::TempDir::keep)
+    else {
+        return;
+    };
+    let target = aside.join("entry");
+    if std::fs::rename(entry, &target).is_ok() {
+        let _ = remove_tree(&aside);
+    } else {
+        let _ = std::fs::remove_dir(&aside);
+    }
+}
+
+/// The metadata of every artifact input, before the task runs.
+fn fingerprints(inputs: &BTreeMap<String, InputValue>) -> BTreeMap<String, Option<Manifest>> {
+    inputs
+        .iter()
+        .filter_map(|(name, value)| match value {
+            InputValue::Artifact { path, .. } => {
+                Some((name.clone(), Manifest::fingerprint(path).ok()))
+            }
+            InputValue::Text(_) => None,
+        })
+        .collect()
+}
+
+/// The first artifact input that is not as it was before the task ran: its name, path and
+/// what changed.
+fn changed_input(
+    inputs: &BTreeMap<String, InputValue>,
+    before: &BTreeMap<String, Option<Manifest>>,
+) -> Option<(String, PathBuf, String)> {
+    for (name, value) in inputs {
+        let InputValue::Artifact { path, .. } = value else {
+            continue;
+        };
+        let Some(Some(was)) = before.get(name) else {
+            continue;
+        };
+        let now = Manifest::fingerprint(path).ok();
+        let difference = match now {
+            None => Some("it is gone".to_owned()),
+            Some(now) if now != *was => {
+                let file = was
+                    .files
+                    .iter()
+                    .find(|(k, v)| now.files.get(*k) != Some(v))
+                    .map(|(k, _)| k.clone())
+                    .or_else(|| {
+                        now.files
+                            .keys()
+                            .find(|k| !was.files.contains_key(*k))
+                            .cloned()
+                    })
+                    .unwrap_or_default();
+                Some(format!("'{file}' differs"))
+            }
+            Some(_) => None,
+        };
+        if let Some(difference) = difference {
+            return Some((name.clone(), path.clone(), difference));
+        }
+    }
+    None
+}
+
+impl StepRunner<'_> {
+    /// The cache entry an artifact path lies in, if it lies in one.
+    fn cache_entry_of(&self, path: &Path) -> Option<PathBuf> {
+        let cache = self.store.root().join("cache");
+        let relative = std::fs::canonicalize(path).ok()?;
+        let cache = std::fs::canonicalize(cache).ok()?;
+        let key = relative.strip_prefix(&cache).ok()?.components().next()?;
+        Some(cache.join(key))
     }
 }
 
@@ -524,6 +695,8 @@ mod tests {
             binary: Path::new("false"),
             stream_logs: false,
             cancel: &cancel,
+            grace: Duration::from_secs(1),
+            verify_cache: false,
         };
         let step = Step {
             path: "t".into(),

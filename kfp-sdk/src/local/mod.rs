@@ -20,6 +20,8 @@
 //! print!("{}", report::summary(&record));
 //! ```
 mod exec;
+pub mod integrity;
+pub mod lease;
 pub mod plan;
 pub mod report;
 mod run;
@@ -27,5 +29,5 @@ pub mod store;
 
 pub use exec::{InputValue, cache_key};
 pub use plan::{Binding, Plan, PlanError, Step};
-pub use run::{RunError, RunOptions, failure_tail, run};
+pub use run::{RunError, RunOptions, failure_tail, interrupt_on_signals, run};
 pub use store::{RunRecord, Store, StoreError, TaskRecord, TaskStatus};

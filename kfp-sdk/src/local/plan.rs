@@ -146,7 +146,7 @@ pub fn plan(
         inputs.insert(input.name.clone(), Binding::Text(json_to_text(value)));
     }
     let mut steps = Vec::new();
-    let (outputs, _) = flatten(graph, "", &inputs, &mut steps);
+    let (outputs, _) = flatten(graph, "", &inputs, &mut steps, 0);
     let exit_handler = graph.exit_handler.as_deref().map(|task| {
         let bound = task
             .arguments
@@ -187,14 +187,18 @@ pub fn plan(
 }
 
 /// Appends the steps of `graph` (its inputs bound to `inputs`) to `steps`, naming them under
-/// `prefix`; returns the graph's output bindings and the indices of the steps added.
+/// `prefix`; returns the graph's output bindings and the indices of the steps added. Step
+/// indices are `base +` a step's position in `steps`: a group expanded at run time flattens
+/// into a new list that will follow the `base` steps already there, while `inputs` may refer
+/// to those by their own indices.
 pub fn flatten(
     graph: &PipelineGraph,
     prefix: &str,
     inputs: &BTreeMap<String, Binding>,
     steps: &mut Vec<Step>,
+    base: usize,
 ) -> (BTreeMap<String, Binding>, Vec<usize>) {
-    let first = steps.len();
+    let first = base + steps.len();
     let mut scope: HashMap<&str, Scope> = HashMap::new();
     let resolve = |source: &ValueSource, scope: &HashMap<&str, Scope>| -> Binding {
         match source {
@@ -242,7 +246,8 @@ pub fn flatten(
         match &task.executable {
             Executable::Pipeline(inner) if !controlled => {
                 let start = steps.len();
-                let (outputs, inner_steps) = flatten(inner, &format!("{path}/"), &bound, steps);
+                let (outputs, inner_steps) =
+                    flatten(inner, &format!("{path}/"), &bound, steps, base);
                 // `after` on the nested task holds back every step inside it.
                 for step in &mut steps[start..] {
                     step.upstream.extend(&after);
@@ -336,7 +341,7 @@ pub fn flatten(
                     inputs: bound,
                     upstream,
                 });
-                scope.insert(&task.name, Scope::Step(steps.len() - 1));
+                scope.insert(&task.name, Scope::Step(base + steps.len() - 1));
             }
         }
     }
@@ -345,7 +350,7 @@ pub fn flatten(
         .iter()
         .map(|o| (o.spec.name.clone(), resolve(&o.source, &scope)))
         .collect();
-    (outputs, (first..steps.len()).collect())
+    (outputs, (first..base + steps.len()).collect())
 }
 
 fn names_of(component: &ComponentSpec) -> String {

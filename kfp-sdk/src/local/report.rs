@@ -186,6 +186,7 @@ fn colour(status: TaskStatus) -> &'static str {
         TaskStatus::Cached => "lightgrey",
         TaskStatus::Failed => "salmon",
         TaskStatus::Skipped => "lightyellow",
+        TaskStatus::Interrupted => "orange",
     }
 }
 

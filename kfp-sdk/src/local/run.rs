@@ -2,14 +2,18 @@
 //! keeping the run record up to date.
 use std::collections::BTreeMap;
 use std::path::PathBuf;
+use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
 use super::exec::{InputValue, Outcome, StepRunner, cache_key, hash_file, log_tail};
+use super::lease::{RunLock, is_live, stop_orphans};
 use super::plan::{self, Binding, PlanError, Step, StepKind, plan};
 use super::report;
-use super::store::{RunRecord, Store, StoreError, TaskRecord, TaskStatus, new_run_id, now_rfc3339};
+use super::store::{
+    RunRecord, Store, StoreError, TaskRecord, TaskStatus, check_run_id, new_run_id, now_rfc3339,
+};
 use crate::control::{LoopItems, Operand};
 use crate::graph::PipelineGraph;
 use crate::param::json_to_text;
@@ -33,7 +37,31 @@ pub struct RunOptions {
     pub progress: bool,
     /// The pipeline binary to run steps with (default: this executable).
     pub binary: Option<PathBuf>,
+    /// Set (by a signal handler, say: see [`interrupt_on_signals`]) to stop the run: running
+    /// tasks get SIGTERM, then SIGKILL after [`RunOptions::grace`]; the run is recorded as
+    /// `interrupted` and can be resumed.
+    pub interrupt: Option<Arc<AtomicBool>>,
+    /// How long a task may take to stop after SIGTERM.
+    pub grace: Duration,
+    /// Hash every file of a cache entry before reusing it (by default only entries whose
+    /// file metadata changed are hashed).
+    pub verify_cache: bool,
 }
+
+/// A flag set when the process gets SIGINT or SIGTERM, for [`RunOptions::interrupt`]. The
+/// signals then no longer end the process by themselves: the runner stops its tasks, records
+/// the run and returns.
+pub fn interrupt_on_signals() -> std::io::Result<Arc<AtomicBool>> {
+    let flag = Arc::new(AtomicBool::new(false));
+    #[cfg(unix)]
+    for signal in [signal_hook::consts::SIGINT, signal_hook::consts::SIGTERM] {
+        signal_hook::flag::register(signal, Arc::clone(&flag))?;
+    }
+    Ok(flag)
+}
+
+/// The message of a task stopped because the run was stopped.
+const STOPPED: &str = "killed: the run was stopped";
 
 impl Default for RunOptions {
     fn default() -> Self {
@@ -46,6 +74,9 @@ impl Default for RunOptions {
             resume: None,
             progress: false,
             binary: None,
+            interrupt: None,
+            grace: Duration::from_secs(5),
+            verify_cache: false,
         }
     }
 }
@@ -93,6 +124,8 @@ struct State {
     run_status: String,
     /// The folder of the run's tasks, where loops collect artifacts.
     tasks_dir: PathBuf,
+    /// Whether the run was interrupted (see [`RunOptions::interrupt`]).
+    interrupted: bool,
 }
 
 impl State {
@@ -231,32 +264,11 @@ impl State {
             };
             let mut new_steps = Vec::new();
             let offset = self.steps.len();
-            let (outputs, _) = plan::flatten(graph, &prefix, &inputs, &mut new_steps);
-            // flatten numbered the new steps from 0: shift them after the existing ones.
-            let shift = |b: &Binding| match b {
-                Binding::Output { step, output } if *step < new_steps.len() => Binding::Output {
-                    step: step + offset,
-                    output: output.clone(),
-                },
-                other => other.clone(),
-            };
-            let outputs = outputs.iter().map(|(k, b)| (k.clone(), shift(b))).collect();
+            // The new steps are numbered after the existing ones, so that bindings to steps
+            // outside the group (its inputs) and inside it never collide.
+            let (outputs, _) = plan::flatten(graph, &prefix, &inputs, &mut new_steps, offset);
             let count = new_steps.len();
             for mut new in new_steps.clone() {
-                new.upstream = new.upstream.iter().map(|u| u + offset).collect();
-                new.inputs = new
-                    .inputs
-                    .iter()
-                    .map(|(k, b)| (k.clone(), shift(b)))
-                    .collect();
-                if let StepKind::Group { when, repeat, .. } = &mut new.kind {
-                    if let Some((_, bindings)) = when.as_deref_mut() {
-                        *bindings = bindings.iter().map(shift).collect();
-                    }
-                    if let Some((_, Some(binding))) = repeat.as_deref_mut() {
-                        *binding = shift(binding);
-                    }
-                }
                 // At most `window` iterations at once: iteration k waits for k - window.
                 if let Some(window) = window
                     && k >= window
@@ -485,10 +497,11 @@ impl State {
         RunRecord {
             id: id.to_owned(),
             pipeline: pipeline.to_owned(),
-            status: match (finished, failed) {
-                (false, _) => "running",
-                (true, false) => "succeeded",
-                (true, true) => "failed",
+            status: match (self.interrupted, finished, failed) {
+                (true, true, _) => "interrupted",
+                (_, false, _) => "running",
+                (false, true, false) => "succeeded",
+                (false, true, true) => "failed",
             }
             .to_owned(),
             started: started.to_owned(),
@@ -515,8 +528,12 @@ pub fn run(
         source: e,
     })?;
     let store = Store::new(root);
+    if options.resume.is_none() {
+        settle_stale_runs(&store);
+    }
     let (id, params, previous) = match &options.resume {
         Some(id) => {
+            check_run_id(id)?;
             let previous = store.load(id)?;
             if previous.pipeline != graph.name {
                 return Err(RunError::WrongPipeline {
@@ -527,8 +544,15 @@ pub fn run(
             }
             (id.clone(), previous.parameters.clone(), Some(previous))
         }
-        None => (new_run_id(&graph.name), params, None),
+        None => (fresh_run_id(&store, &graph.name)?, params, None),
     };
+    // Held until this function returns: no other runner can run this run meanwhile.
+    let _lock = RunLock::acquire(&store, &id)?;
+    if previous.is_some() {
+        // Its runner may have been killed, leaving tasks running: stop them before their
+        // folders are reused.
+        stop_orphans(&store.run_dir(&id), Duration::from_secs(10));
+    }
     let plan = plan(graph, &params)?;
     let binary = match &options.binary {
         Some(path) => path.clone(),
@@ -542,6 +566,8 @@ pub fn run(
         binary: &binary,
         stream_logs: options.stream_logs,
         cancel: &cancel,
+        grace: options.grace,
+        verify_cache: options.verify_cache,
     };
     let mut state = State {
         steps: Vec::new(),
@@ -553,6 +579,7 @@ pub fn run(
         groups: BTreeMap::new(),
         run_status: "Succeeded".into(),
         tasks_dir: store.run_dir(&id).join("tasks"),
+        interrupted: false,
     };
     for step in plan.steps.clone() {
         state.push(step);
@@ -580,7 +607,7 @@ pub fn run(
         cancel: &cancel,
     };
     context.drive(&mut state, &mut stopping)?;
-    if let Some(exit) = plan.exit_handler.clone() {
+    if let Some(exit) = plan.exit_handler.clone().filter(|_| !state.interrupted) {
         // The exit handler runs whatever happened, and sees how the rest ended.
         let failed = state.status.contains(&TaskStatus::Failed);
         state.run_status = if failed { "Failed" } else { "Succeeded" }.into();
@@ -599,12 +626,27 @@ pub fn run(
         if state.status[i] == TaskStatus::Pending
             || (state.status[i] == TaskStatus::Skipped && state.outcomes[i].is_none())
         {
-            let reason = if stopping {
+            let reason = if state.interrupted {
+                "not run: the run was interrupted"
+            } else if stopping {
                 "not run: an upstream or earlier task failed"
             } else {
                 "not run"
             };
             state.finish(i, TaskStatus::Skipped, Some(reason.to_owned()));
+        }
+    }
+    if state.interrupted {
+        for i in 0..state.steps.len() {
+            let stopped = state.outcomes[i].as_ref().is_some_and(|o| {
+                o.status == TaskStatus::Failed && o.message.as_deref() == Some(STOPPED)
+            });
+            if stopped {
+                state.status[i] = TaskStatus::Interrupted;
+                if let Some(outcome) = state.outcomes[i].as_mut() {
+                    outcome.status = TaskStatus::Interrupted;
+                }
+            }
         }
     }
     progress.done();
@@ -638,33 +680,72 @@ struct Context<'a> {
 }
 
 impl Context<'_> {
+    /// Writes the record as the run stands. One that cannot be written now (a full disk,
+    /// say) does not stop the run: the last one written stays whole, and the final save,
+    /// which must succeed, reports.
+    fn save_quietly(&self, state: &State) {
+        let record = state.record(
+            self.id,
+            self.pipeline,
+            self.started,
+            self.clock.elapsed().as_secs_f64(),
+            self.params,
+            self.store,
+        );
+        if let Err(e) = self.store.save(&record) {
+            eprintln!("warning: could not update the run record: {e}");
+        }
+    }
+
     /// Reuses a task's outputs from the cache, or from the run being resumed.
     fn reuse(&self, step: &Step, key: &str, caching: bool) -> Option<Outcome> {
         if caching && let Some(outcome) = self.runner.cached(step, key) {
             return Some(outcome);
         }
         let task = self.previous?.tasks.iter().find(|t| t.name == step.path)?;
-        (task.status.is_done()
-            && task.cache_key == key
-            && task.artifacts.values().all(|p| p.exists()))
-        .then(|| Outcome {
-            status: TaskStatus::Cached,
-            attempts: 0,
-            exit_code: None,
-            outputs: task.outputs.clone(),
-            artifacts: task.artifacts.clone(),
-            message: None,
-            seconds: 0.0,
-        })
+        let intact = |path: &PathBuf| {
+            path.exists()
+                && path
+                    .parent()
+                    .and_then(|out| out.parent())
+                    .filter(|entry| {
+                        entry.parent() == Some(self.store.root().join("cache").as_path())
+                    })
+                    .is_none_or(|entry| self.runner.entry_is_intact(entry, &step.path))
+        };
+        (task.status.is_done() && task.cache_key == key && task.artifacts.values().all(intact))
+            .then(|| Outcome {
+                status: TaskStatus::Cached,
+                attempts: 0,
+                exit_code: None,
+                outputs: task.outputs.clone(),
+                artifacts: task.artifacts.clone(),
+                message: None,
+                seconds: 0.0,
+            })
     }
 
     /// Runs steps until none can start and none is running.
     fn drive(&self, state: &mut State, stopping: &mut bool) -> Result<(), RunError> {
-        let mut last_save = Instant::now();
+        // Due at once, so that the record says which tasks run from the first pass on.
+        let mut last_save = Instant::now()
+            .checked_sub(Duration::from_secs(1))
+            .unwrap_or_else(Instant::now);
         let mut running = 0usize;
         let (sender, receiver) = mpsc::channel::<(usize, Outcome)>();
         std::thread::scope(|scope| -> Result<(), RunError> {
             loop {
+                if !state.interrupted
+                    && self
+                        .options
+                        .interrupt
+                        .as_ref()
+                        .is_some_and(|flag| flag.load(Ordering::Relaxed))
+                {
+                    state.interrupted = true;
+                    *stopping = true;
+                    self.cancel.store(true, Ordering::Relaxed);
+                }
                 // Start (or expand) every step that can start; repeat while groups expand.
                 let mut progressed = true;
                 while progressed && !*stopping {
@@ -728,6 +809,10 @@ impl Context<'_> {
                     // Every step that could start has; what is left waits behind a failure.
                     break;
                 }
+                if last_save.elapsed() > Duration::from_millis(250) {
+                    self.save_quietly(state);
+                    last_save = Instant::now();
+                }
                 let (i, outcome) = match receiver.recv_timeout(Duration::from_millis(200)) {
                     Ok(done) => done,
                     Err(mpsc::RecvTimeoutError::Timeout) => {
@@ -738,7 +823,10 @@ impl Context<'_> {
                 };
                 running -= 1;
                 state.status[i] = outcome.status;
-                if outcome.status == TaskStatus::Failed {
+                if outcome.status == TaskStatus::Failed && state.interrupted {
+                    self.progress
+                        .finished(&state.steps[i].path, TaskStatus::Interrupted);
+                } else if outcome.status == TaskStatus::Failed {
                     let path = &state.steps[i].path;
                     let folder = self.store.task_dir(self.id, path);
                     self.progress.failed(
@@ -755,19 +843,51 @@ impl Context<'_> {
                 }
                 state.outcomes[i] = Some(outcome);
                 if last_save.elapsed() > Duration::from_millis(250) {
-                    self.store.save(&state.record(
-                        self.id,
-                        self.pipeline,
-                        self.started,
-                        self.clock.elapsed().as_secs_f64(),
-                        self.params,
-                        self.store,
-                    ))?;
+                    self.save_quietly(state);
                     last_save = Instant::now();
                 }
             }
             Ok(())
         })
+    }
+}
+
+/// A new run id whose folder this call made (so two runners never share one).
+fn fresh_run_id(store: &Store, pipeline: &str) -> Result<String, StoreError> {
+    let runs = store.root().join("runs");
+    std::fs::create_dir_all(&runs).map_err(super::store::io(&runs))?;
+    loop {
+        let id = new_run_id(pipeline);
+        let dir = store.run_dir(&id);
+        match std::fs::create_dir(&dir) {
+            Ok(()) => return Ok(id),
+            Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => continue,
+            Err(e) => return Err(super::store::io(&dir)(e)),
+        }
+    }
+}
+
+/// Runs whose record says `running` but whose runner is gone (killed): stops what they left
+/// running and records them as `interrupted`, with their running tasks likewise.
+fn settle_stale_runs(store: &Store) {
+    let Ok(records) = store.list() else { return };
+    for mut record in records {
+        if record.status != "running" || is_live(store, &record.id) {
+            continue;
+        }
+        // Take its lock, so that a runner resuming it right now is not disturbed.
+        let Ok(_lock) = RunLock::acquire(store, &record.id) else {
+            continue;
+        };
+        stop_orphans(&store.run_dir(&record.id), Duration::from_secs(10));
+        record.status = "interrupted".into();
+        for task in &mut record.tasks {
+            if task.status == TaskStatus::Running {
+                task.status = TaskStatus::Interrupted;
+                task.message = Some("its runner was killed".into());
+            }
+        }
+        let _ = store.save(&record);
     }
 }
 

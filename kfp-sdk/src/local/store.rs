@@ -38,6 +38,8 @@ pub enum TaskStatus {
     Failed,
     /// Not run, because an upstream task failed or the run stopped.
     Skipped,
+    /// Stopped by a signal to the runner while it ran; runs again on `--resume`.
+    Interrupted,
 }
 
 impl TaskStatus {
@@ -56,6 +58,7 @@ impl std::fmt::Display for TaskStatus {
             TaskStatus::Cached => "cached",
             TaskStatus::Failed => "failed",
             TaskStatus::Skipped => "skipped",
+            TaskStatus::Interrupted => "interrupted",
         })
     }
 }
@@ -131,6 +134,23 @@ pub enum StoreError {
         /// What is wrong.
         message: String,
     },
+    /// Another runner holds the run's lock: it is running now.
+    #[error("run '{id}' is running now ({holder}); wait for it or stop it first")]
+    RunInUse {
+        /// The run.
+        id: String,
+        /// Who holds the lock, as the lock file says.
+        holder: String,
+    },
+    /// A run id that cannot name a run folder.
+    #[error(
+        "'{id}' is not a run id (letters, digits, '-', '_' and '.', not starting with '.', \
+         at most 200 characters; `runs list` shows the ids)"
+    )]
+    BadRunId {
+        /// What was given.
+        id: String,
+    },
     /// No run has this id.
     #[error("no run '{id}' in {store} (runs list shows them)")]
     NoSuchRun {
@@ -193,6 +213,7 @@ impl Store {
 
     /// Reads a run record.
     pub fn load(&self, id: &str) -> Result<RunRecord, StoreError> {
+        check_run_id(id)?;
         let path = self.run_dir(id).join("run.json");
         let text = match std::fs::read_to_string(&path) {
             Ok(text) => text,
@@ -224,6 +245,8 @@ impl Store {
             let id = entry.file_name().to_string_lossy().into_owned();
             match self.load(&id) {
                 Ok(record) => runs.push(record),
+                // A run that has only just started: no record yet.
+                Err(StoreError::NoSuchRun { .. }) => {}
                 Err(e) => eprintln!("warning: {e}"),
             }
         }
@@ -233,6 +256,23 @@ impl Store {
 }
 
 /// A new run id: the pipeline's name, the UTC time and a few random-ish hex digits.
+/// Checks that `id` can name a run folder: letters, digits, `-`, `_` and `.`, not starting
+/// with `.` (so never `..`, never a path), at most 200 characters.
+pub fn check_run_id(id: &str) -> Result<(), StoreError> {
+    let ok = !id.is_empty()
+        && id.len() <= 200
+        && !id.starts_with('.')
+        && id
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.'));
+    if ok {
+        Ok(())
+    } else {
+        Err(StoreError::BadRunId { id: id.to_owned() })
+    }
+}
+
+/// A new run id for `pipeline`: the pipeline's name, the time and a random suffix.
 pub fn new_run_id(pipeline: &str) -> String {
     let now = std::time::SystemTime::now();
     let stamp = humantime::format_rfc3339_seconds(now).to_string();
@@ -241,12 +281,11 @@ pub fn new_run_id(pipeline: &str) -> String {
         .duration_since(std::time::UNIX_EPOCH)
         .map(|d| d.subsec_nanos())
         .unwrap_or_default();
-    let salt = (nanos ^ std::process::id().rotate_left(16)) & 0xffff;
-    format!(
-        "{pipeline}-{}-{}-{salt:04x}",
-        &compact[..8],
-        &compact[8..14]
-    )
+    static COUNTER: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(0);
+    let count = COUNTER.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    let seed = format!("{nanos} {} {count} {:?}", std::process::id(), now);
+    let salt = &crate::runtime::digest::sha256_hex(seed.as_bytes())[..8];
+    format!("{pipeline}-{}-{}-{salt}", &compact[..8], &compact[8..14])
 }
 
 /// The current UTC time, RFC 3339.
@@ -257,6 +296,31 @@ pub fn now_rfc3339() -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn run_ids_from_the_command_line_cannot_name_other_folders() {
+        let store = Store::new("/nonexistent-store");
+        for bad in [
+            "",
+            "..",
+            "../x",
+            "a/b",
+            ".hidden",
+            "a\\b",
+            "a\0b",
+            "x y",
+            &"a".repeat(201),
+        ] {
+            assert!(
+                matches!(store.load(bad), Err(StoreError::BadRunId { .. })),
+                "{bad:?}"
+            );
+        }
+        for good in ["add-numbers-20261205-101010-0a1b2c3d", "run_1.2"] {
+            assert!(check_run_id(good).is_ok(), "{good}");
+        }
+        check_run_id(&new_run_id("add-numbers")).unwrap();
+    }
 
     #[test]
     fn run_ids_name_the_pipeline_and_time() {
