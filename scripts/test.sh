@@ -30,6 +30,10 @@ cargo fmt --all --check
 step "cargo clippy --all-targets -- -D warnings"
 cargo clippy --workspace --all-targets -- -D warnings
 
+step "the caltech101 download feature (built and its offline parts tested: a loopback server)"
+cargo clippy -p kfp-components --features download --all-targets -- -D warnings
+cargo test -p kfp-components --features download --lib caltech101::download
+
 step "cargo doc (missing docs and broken links are errors)"
 RUSTDOCFLAGS="-D warnings" cargo doc --workspace --no-deps --quiet
 

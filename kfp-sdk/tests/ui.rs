@@ -8,7 +8,7 @@
 //!
 //! Diagnostics change between compiler versions, so the snapshots hold for one pinned version
 //! ([`PINNED_RUSTC`]); on any other version the test prints a note and passes without
-//! compiling anything. Regenerate the snapshots after a deliberate change with
+//! compiling anything, except under `CI=true`, where it fails: CI must check every snapshot. Regenerate the snapshots after a deliberate change with
 //! `TRYBUILD=overwrite cargo test -p kfp-sdk --test ui`, then read every changed `.stderr`.
 
 use std::process::Command;
@@ -31,10 +31,17 @@ fn ui() {
     match rustc_version() {
         Some(version) if version == PINNED_RUSTC => {}
         other => {
+            let found = other.as_deref().unwrap_or("of unknown version");
+            // In CI a skipped snapshot test would check none of the macro errors: fail.
+            assert!(
+                std::env::var("CI").as_deref() != Ok("true"),
+                "the UI snapshots are for rustc {PINNED_RUSTC} and CI runs rustc {found}: \
+                 run CI with rustc {PINNED_RUSTC}, or regenerate the snapshots \
+                 (TRYBUILD=overwrite) and move PINNED_RUSTC"
+            );
             eprintln!(
                 "note: skipping the UI tests: their snapshots are for rustc {PINNED_RUSTC}, \
-                 this is rustc {}",
-                other.as_deref().unwrap_or("of unknown version")
+                 this is rustc {found} (under CI=true this fails)"
             );
             return;
         }

@@ -207,29 +207,42 @@ pub fn write(data: &Caltech101, out: &Path) -> Result<Manifest, Error> {
         ));
     }
     std::fs::create_dir_all(&parent).map_err(|e| Error::write(&parent, e))?;
-    let stamp = format!(
-        "{}-{}",
-        std::process::id(),
-        std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .map_or(0, |d| d.as_nanos())
-    );
-    let temp = parent.join(format!(".{name}.partial-{stamp}"));
+    // A folder name no other writer (process or thread) uses.
+    let temp = tempfile::Builder::new()
+        .prefix(&format!(".{name}.partial-{}-", std::process::id()))
+        .tempdir_in(&parent)
+        .map_err(|e| Error::write(&parent, e))?
+        .keep();
     let result = write_into(data, &temp).and_then(|manifest| {
         if out.exists() {
-            let old = parent.join(format!(".{name}.old-{stamp}"));
-            std::fs::rename(out, &old).map_err(|e| Error::write(out, e))?;
-            std::fs::rename(&temp, out).map_err(|e| Error::write(out, e))?;
-            std::fs::remove_dir_all(&old).map_err(|e| Error::write(&old, e))?;
+            // The new folder and the old one trade places in one step: there is no moment
+            // with no artifact at `out`. `temp` then holds the old one.
+            swap(&temp, out).map_err(|e| Error::write(out, e))?;
         } else {
             std::fs::rename(&temp, out).map_err(|e| Error::write(out, e))?;
         }
         Ok(manifest)
     });
-    if result.is_err() {
-        let _ = std::fs::remove_dir_all(&temp);
-    }
+    let _ = std::fs::remove_dir_all(&temp);
     result
+}
+
+/// Exchanges two folders atomically (`renameat2` with `RENAME_EXCHANGE` on Linux); where the
+/// file system or kernel cannot, falls back to two renames (a short moment with no `b`).
+fn swap(a: &Path, b: &Path) -> std::io::Result<()> {
+    #[cfg(target_os = "linux")]
+    {
+        use rustix::fs::{CWD, RenameFlags, renameat_with};
+        match renameat_with(CWD, a, CWD, b, RenameFlags::EXCHANGE) {
+            Ok(()) => return Ok(()),
+            Err(e) if e == rustix::io::Errno::INVAL || e == rustix::io::Errno::NOSYS => {}
+            Err(e) => return Err(e.into()),
+        }
+    }
+    let aside = a.with_extension("old");
+    std::fs::rename(b, &aside)?;
+    std::fs::rename(a, b)?;
+    std::fs::rename(&aside, a)
 }
 
 /// Whether an existing `out` may be replaced: an empty folder or an earlier artifact.
@@ -500,6 +513,41 @@ mod tests {
         write_npy_header(&mut bytes, "<i8", &[5]).map_err(|e| e.to_string())?;
         assert!(String::from_utf8_lossy(&bytes).contains("'shape': (5,), }"));
         assert!(read_npy_header(&mut &b"garbage...."[..]).is_err());
+        Ok(())
+    }
+
+    #[test]
+    fn a_replaced_artifact_is_never_missing_for_a_reader() -> Result<(), Box<dyn std::error::Error>>
+    {
+        let dir = tempfile::tempdir()?;
+        let archive = dir.path().join("a.tar.gz");
+        SyntheticSpec::small().write_tar_gz(&archive)?;
+        let data = load(&archive, &LoadOptions::new(8))?;
+        let out = dir.path().join("out");
+        write(&data, &out)?;
+        let done = std::sync::atomic::AtomicBool::new(false);
+        let (checks, misses) = std::thread::scope(|scope| {
+            let reader = scope.spawn(|| {
+                let (mut checks, mut misses) = (0u64, 0u64);
+                while !done.load(std::sync::atomic::Ordering::Relaxed) {
+                    checks += 1;
+                    if !out.join(MANIFEST).is_file() {
+                        misses += 1;
+                    }
+                }
+                (checks, misses)
+            });
+            for _ in 0..20 {
+                write(&data, &out).unwrap();
+            }
+            done.store(true, std::sync::atomic::Ordering::Relaxed);
+            reader.join().unwrap()
+        });
+        assert!(checks > 0);
+        assert_eq!(
+            misses, 0,
+            "the artifact was missing {misses} times of {checks}"
+        );
         Ok(())
     }
 

@@ -70,7 +70,12 @@ pub fn fetch(url: &str, md5: Option<&str>, cache_dir: &Path) -> Result<PathBuf, 
         return Ok(dest);
     }
     std::fs::create_dir_all(cache_dir).map_err(|e| Error::write(cache_dir, e))?;
-    let partial = cache_dir.join(format!(".{name}.part-{}", std::process::id()));
+    // A name no other download (another process or thread) uses.
+    let partial = tempfile::Builder::new()
+        .prefix(&format!(".{name}.part-{}-", std::process::id()))
+        .tempfile_in(cache_dir)
+        .map_err(|e| Error::write(cache_dir, e))?
+        .into_temp_path();
     let failed = |reason: String| Error::Download {
         url: url.to_owned(),
         reason,
@@ -97,6 +102,7 @@ pub fn fetch(url: &str, md5: Option<&str>, cache_dir: &Path) -> Result<PathBuf, 
         .and_then(|()| {
             let actual = hex(&hasher.finalize());
             if md5.is_none_or(|md5| actual == md5) {
+                file.sync_all().map_err(|e| Error::write(&partial, e))?;
                 std::fs::rename(&partial, &dest).map_err(|e| Error::write(&dest, e))
             } else {
                 Err(Error::Checksum {
@@ -106,9 +112,8 @@ pub fn fetch(url: &str, md5: Option<&str>, cache_dir: &Path) -> Result<PathBuf, 
                 })
             }
         });
-    if result.is_err() {
-        let _ = std::fs::remove_file(&partial);
-    }
+    // On success the file was renamed away; on error the temporary path removes it.
+    drop(partial);
     result.map(|()| dest)
 }
 
@@ -121,4 +126,110 @@ pub fn local_source(source: &str) -> Result<PathBuf, Error> {
         return fetch(source, md5, &default_cache_dir());
     }
     Ok(PathBuf::from(source))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::io::{BufRead, BufReader};
+    use std::net::TcpListener;
+
+    /// Serves `body` (or a 404 for any path but `/file.zip`) on 127.0.0.1 for `requests`
+    /// requests; returns the base URL.
+    fn serve(body: &'static [u8], requests: usize) -> String {
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        let address = listener.local_addr().unwrap();
+        std::thread::spawn(move || {
+            for stream in listener.incoming().take(requests) {
+                let Ok(mut stream) = stream else { continue };
+                let mut line = String::new();
+                let mut reader = BufReader::new(stream.try_clone().unwrap());
+                reader.read_line(&mut line).unwrap();
+                // Skip the headers.
+                let mut header = String::new();
+                while reader.read_line(&mut header).is_ok_and(|n| n > 2) {
+                    header.clear();
+                }
+                let found = line.starts_with("GET /file.zip ");
+                let (status, content): (&str, &[u8]) = if found {
+                    ("200 OK", body)
+                } else {
+                    ("404 Not Found", b"no")
+                };
+                let head = format!(
+                    "HTTP/1.1 {status}\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
+                    content.len()
+                );
+                let _ = stream.write_all(head.as_bytes());
+                let _ = stream.write_all(content);
+            }
+        });
+        format!("http://{address}")
+    }
+
+    #[test]
+    fn md5_matches_rfc_1321() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("abc");
+        std::fs::write(&path, b"abc").unwrap();
+        assert_eq!(md5_file(&path).unwrap(), "900150983cd24fb0d6963f7d28e17f72");
+    }
+
+    #[test]
+    fn a_verified_download_appears_whole_and_is_reused_offline() {
+        let base = serve(b"archive bytes", 1);
+        let dir = tempfile::tempdir().unwrap();
+        // The body's MD5, from the function the RFC vector above checks.
+        let body_md5 = {
+            let probe = dir.path().join("probe");
+            std::fs::write(&probe, b"archive bytes").unwrap();
+            md5_file(&probe).unwrap()
+        };
+        let path = fetch(
+            &format!("{base}/file.zip"),
+            Some(&body_md5),
+            &dir.path().join("c"),
+        )
+        .unwrap();
+        assert_eq!(std::fs::read(&path).unwrap(), b"archive bytes");
+        // The server is gone after one request: the cached, verified file is reused.
+        let again = fetch(
+            &format!("{base}/file.zip"),
+            Some(&body_md5),
+            &dir.path().join("c"),
+        )
+        .unwrap();
+        assert_eq!(again, path);
+        let leftovers: Vec<_> = std::fs::read_dir(dir.path().join("c"))
+            .unwrap()
+            .map(|e| e.unwrap().file_name())
+            .collect();
+        assert_eq!(leftovers, vec![std::ffi::OsString::from("file.zip")]);
+    }
+
+    #[test]
+    fn a_wrong_checksum_or_a_missing_file_is_an_error_that_leaves_nothing() {
+        let base = serve(b"archive bytes", 2);
+        let dir = tempfile::tempdir().unwrap();
+        let cache = dir.path().join("c");
+        let wrong = fetch(
+            &format!("{base}/file.zip"),
+            Some("00000000000000000000000000000000"),
+            &cache,
+        )
+        .unwrap_err();
+        assert!(matches!(wrong, Error::Checksum { .. }), "{wrong}");
+        let missing = fetch(&format!("{base}/missing.zip"), None, &cache).unwrap_err();
+        assert!(matches!(missing, Error::Download { .. }), "{missing}");
+        assert!(missing.to_string().contains("404"), "{missing}");
+        assert_eq!(std::fs::read_dir(&cache).unwrap().count(), 0);
+    }
+
+    #[test]
+    fn a_local_path_is_taken_as_it_is() {
+        assert_eq!(
+            local_source("/data/caltech.tar.gz").unwrap(),
+            PathBuf::from("/data/caltech.tar.gz")
+        );
+    }
 }
