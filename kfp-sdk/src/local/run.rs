@@ -10,9 +10,9 @@ use super::exec::{InputValue, Outcome, StepRunner, cache_key, hash_file, log_tai
 use super::plan::{self, Binding, PlanError, Step, StepKind, plan};
 use super::report;
 use super::store::{RunRecord, Store, StoreError, TaskRecord, TaskStatus, new_run_id, now_rfc3339};
-use crate::control::{LoopItems, Operand};
-use crate::graph::PipelineGraph;
-use crate::param::json_to_text;
+use crate::ir::control::{LoopItems, Operand};
+use crate::ir::graph::PipelineGraph;
+use crate::ir::param::json_to_text;
 
 /// How to run a pipeline locally.
 #[derive(Debug, Clone)]
