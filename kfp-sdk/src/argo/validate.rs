@@ -97,12 +97,7 @@ fn check_pipeline(
 }
 
 fn check_component(spec: &ComponentSpec, path: &str, errors: &mut Vec<ValidationError>) {
-    let all = spec
-        .inputs
-        .iter()
-        .map(|i| (&i.name, "input"))
-        .chain(spec.outputs.iter().map(|o| (&o.name, "output")));
-    for (name, what) in all {
+    for (name, what) in spec.io_names() {
         if !is_io_name(name) {
             errors.push(ValidationError {
                 pipeline: path.to_owned(),

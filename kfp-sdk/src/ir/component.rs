@@ -229,6 +229,13 @@ impl ComponentSpec {
         self
     }
 
+    /// Every input's and output's name, with `"input"` or `"output"`, inputs first (they
+    /// share one namespace).
+    pub(crate) fn io_names(&self) -> impl Iterator<Item = (&str, &'static str)> {
+        let inputs = self.inputs.iter().map(|i| (i.name.as_str(), "input"));
+        inputs.chain(self.outputs.iter().map(|o| (o.name.as_str(), "output")))
+    }
+
     /// The input with this name.
     pub fn find_input(&self, name: &str) -> Option<&InputSpec> {
         self.inputs.iter().find(|i| i.name == name)

@@ -364,13 +364,8 @@ fn check_component(spec: &ComponentSpec, path: &str, errors: &mut Vec<Validation
         })
     };
     let mut names = BTreeSet::new();
-    let all = spec
-        .inputs
-        .iter()
-        .map(|i| (&i.name, "input"))
-        .chain(spec.outputs.iter().map(|o| (&o.name, "output")));
-    for (name, what) in all {
-        if !names.insert(name.as_str()) {
+    for (name, what) in spec.io_names() {
+        if !names.insert(name) {
             error(
                 format!("{what} '{name}'"),
                 "is declared twice (input and output names share one namespace)".into(),
