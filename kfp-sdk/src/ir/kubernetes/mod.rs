@@ -272,8 +272,8 @@ pub enum ArtifactKeying {
 /// input/output names, so that a changed component does not reuse stale results) and the
 /// values of its parameters; input artifacts enter it as [`ArtifactKeying`] says. A task
 /// with caching turned off (`.caching(false)`) is never memoized. How the cache is stored is
-/// the backend's business (on Argo: a ConfigMap and the template's `memoize` field, see the
-/// `argo` module's docs).
+/// the backend's business (on Argo: a ConfigMap and the template's `memoize` field, as
+/// `kfp-sdk/src/argo/compiler/pod.rs` describes).
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub struct Memoization {
     /// The name of the cache in the cluster (on Argo: the ConfigMap holding it).
