@@ -256,7 +256,7 @@ fn generate(def: &ComponentDef) -> TokenStream {
             }
 
             #[doc = #task_doc]
-            #inner fn task(#(#task_params),*) -> #krate::Task<Outputs> {
+            #inner fn task(#(#task_params),*) -> #krate::TaskRef<Outputs> {
                 let __kfp_handle = #krate::dsl::TaskBuilder::new(spec())
                     #(#task_wiring)*
                     .add();
@@ -264,20 +264,20 @@ fn generate(def: &ComponentDef) -> TokenStream {
                     #(#output_values,)*
                     __kfp_returned: <#returned as #krate::ComponentReturn>::refs(&__kfp_handle),
                 };
-                #krate::Task::new(__kfp_handle, __kfp_outputs)
+                #krate::TaskRef::new(__kfp_handle, __kfp_outputs)
             }
 
             #[doc(hidden)]
             #inner fn __exec(
-                __kfp_ctx: &mut #krate::executor::ExecContext,
-            ) -> ::core::result::Result<(), #krate::executor::ExecError> {
+                __kfp_ctx: &mut #krate::runtime::executor::ExecContext,
+            ) -> ::core::result::Result<(), #krate::runtime::executor::ExecError> {
                 #(#exec_reads)*
                 #call
                 #krate::ComponentReturn::write(__kfp_returned, __kfp_ctx)
             }
 
             #krate::__private::inventory::submit! {
-                #krate::registry::ComponentEntry {
+                #krate::runtime::registry::ComponentEntry {
                     name: #name,
                     module: ::core::module_path!(),
                     spec,

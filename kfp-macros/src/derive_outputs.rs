@@ -97,8 +97,8 @@ fn generate(input: TokenStream) -> syn::Result<TokenStream> {
             }
             fn write(
                 self,
-                __kfp_ctx: &mut #krate::executor::ExecContext,
-            ) -> ::core::result::Result<(), #krate::executor::ExecError> {
+                __kfp_ctx: &mut #krate::runtime::executor::ExecContext,
+            ) -> ::core::result::Result<(), #krate::runtime::executor::ExecError> {
                 #(#writes)*
                 ::core::result::Result::Ok(())
             }

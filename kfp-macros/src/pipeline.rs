@@ -16,6 +16,9 @@ struct PipelineDef {
     returns: Returns,
 }
 
+/// The default pipeline name of a function: `kfp_sdk::names::kebab`'s rule (this crate,
+/// a proc-macro crate, cannot depend on kfp-sdk, so the rule is written twice; the test
+/// `kfp-sdk/tests/names.rs` checks that both give the same names).
 fn kebab(name: &str) -> String {
     let mut out = String::new();
     for c in name.chars() {
@@ -217,18 +220,18 @@ fn generate(def: PipelineDef) -> TokenStream {
             }
 
             #[doc = #task_doc]
-            #inner fn task(#(#task_params),*) -> #krate::Task<Outputs> {
+            #inner fn task(#(#task_params),*) -> #krate::TaskRef<Outputs> {
                 let __kfp_handle = #krate::dsl::TaskBuilder::nested(graph())
                     #(#task_wiring)*
                     .add();
                 let __kfp_outputs = Outputs {
                     __kfp_returned: <#returned as #krate::dsl::PipelineReturn>::refs(&__kfp_handle),
                 };
-                #krate::Task::new(__kfp_handle, __kfp_outputs)
+                #krate::TaskRef::new(__kfp_handle, __kfp_outputs)
             }
 
             #krate::__private::inventory::submit! {
-                #krate::registry::PipelineEntry {
+                #krate::runtime::registry::PipelineEntry {
                     name: NAME,
                     module: ::core::module_path!(),
                     graph,

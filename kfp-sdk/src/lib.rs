@@ -84,11 +84,11 @@
 //! `#[component] fn stats(..)` keeps the function and adds a module `stats` with
 //! `stats::task(..)`, which adds a task to the pipeline being built and takes one typed
 //! argument per input: a constant (`3`, `"text"`), a pipeline parameter, or another task's
-//! output handle. [`Task`] methods configure the task: `.retries(n)`,
+//! output handle. [`TaskRef`] methods configure the task: `.retries(n)`,
 //! `.cpu_request("2")`, `.memory_limit("4Gi")`, `.gpus(1)`, `.env("K", "v")`,
 //! `.caching(false)`, `.display_name(..)`, `.after(&other)`, `.name(..)`. Kubernetes
 //! settings (Secrets as environment variables, volumes, node selectors, tolerations,
-//! affinity, pod metadata, service account, Argo memoization) are methods too; see
+//! affinity, pod metadata, service account, memoization) are methods too; see
 //! [`kubernetes`]. A `#[pipeline]` also has `pipeline::task(..)`, so a whole pipeline can be
 //! one step of another.
 //!
@@ -98,29 +98,51 @@
 //! component, [`dsl::PipelineBuilder`] and [`dsl::TaskBuilder`] build the
 //! [`PipelineGraph`], [`validate`] checks it, and [`argo::compile`] emits it. See the
 //! [`dsl`] module for the same kind of pipeline written by hand.
+//!
+//! # Layout
+//!
+//! [`ir`] is the backend-neutral graph (components, settings, control flow, validation);
+//! [`dsl`] builds it with typed handles; [`runtime`] is what runs in a step (executor,
+//! registry, file layout); [`argo`] and [`local`] are the two backends; [`cli`] is the
+//! command line on top. `docs/architecture.md` draws the layers.
 #![warn(missing_docs)]
 
 extern crate self as kfp_sdk;
 
 pub mod argo;
-pub mod artifact;
 pub mod cli;
-pub mod component;
-pub mod config;
-pub mod control;
 pub mod dsl;
-pub mod executor;
-pub mod graph;
-pub mod kubernetes;
+pub mod ir;
 pub mod local;
-pub mod names;
-pub mod outputs;
-pub mod param;
-pub mod registry;
 pub mod runtime;
 #[cfg(test)]
 mod test_fixtures;
-pub mod validate;
+
+// The modules of the graph, at the paths they have always had.
+pub use ir::{component, config, control, graph, kubernetes, names, param};
+// The run-time modules, at the paths they have always had.
+pub use runtime::{outputs, registry};
+
+/// Artifacts: their kinds ([`ir::artifact`]) and the run-time [`Input`] and [`Output`]
+/// ([`runtime::artifacts`]), at the path they have always had.
+pub mod artifact {
+    pub use crate::ir::artifact::*;
+    pub use crate::runtime::artifacts::*;
+}
+
+/// Running one component inside its container: [`runtime::executor`] (and
+/// [`run_component`](runtime::registry::run_component)), at the path it has always had.
+pub mod executor {
+    pub use crate::runtime::executor::*;
+    pub use crate::runtime::registry::run_component;
+}
+
+/// Validation of a pipeline graph: the backend-neutral rules ([`ir::validate`]) and Argo's
+/// name limit ([`argo::validate`]), at the path they have always had.
+pub mod validate {
+    pub use crate::argo::validate::MAX_PIPELINE_NAME;
+    pub use crate::ir::validate::*;
+}
 
 pub use artifact::{
     Artifact, ArtifactKind, ClassificationMetrics, Dataset, Html, Input, Markdown, Metadata,
@@ -128,7 +150,9 @@ pub use artifact::{
 };
 pub use component::{ComponentSpec, InputSpec, IoType, OutputSpec};
 pub use config::{Resources, RetryPolicy, TaskConfig};
-pub use dsl::{ArtifactRef, ParamRef, Task};
+#[allow(deprecated)]
+pub use dsl::Task;
+pub use dsl::{ArtifactRef, ParamRef, TaskRef};
 pub use graph::PipelineGraph;
 pub use outputs::ComponentReturn;
 pub use param::{ParamType, ParamValue};
@@ -265,7 +289,9 @@ pub mod prelude {
         Artifact, ArtifactKind, ClassificationMetrics, Dataset, Html, Input, Markdown, Metrics,
         Model, Output,
     };
-    pub use crate::dsl::{ArtifactRef, ParamRef, Task};
+    #[allow(deprecated)]
+    pub use crate::dsl::Task;
+    pub use crate::dsl::{ArtifactRef, ParamRef, TaskRef};
     pub use crate::outputs::ComponentReturn;
     pub use crate::param::ParamValue;
     pub use kfp_macros::{ComponentOutputs, component, pipeline};

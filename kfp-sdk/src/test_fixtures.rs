@@ -6,9 +6,9 @@ pub(crate) mod fan_in {
     use std::sync::Arc;
 
     use crate::Model;
-    use crate::component::{ComponentSpec, IoType};
     use crate::dsl::{ArtifactRef, ParamRef, TaskBuilder};
-    use crate::param::ParamType;
+    use crate::ir::component::{ComponentSpec, IoType};
+    use crate::ir::param::ParamType;
 
     /// `train(x: f64) -> model: Model`.
     pub(crate) fn train() -> Arc<ComponentSpec> {

@@ -63,10 +63,11 @@ fn by_hand() -> kfp_sdk::PipelineGraph {
     let min_len: ParamRef<u64> = builder.input_with_default("min_len", 3u64);
     builder
         .build(|| {
-            let words = kfp_sdk::Task::new(TaskBuilder::new(split).param("text", text).add(), ())
-                .cpu_request("500m");
+            let words =
+                kfp_sdk::TaskRef::new(TaskBuilder::new(split).param("text", text).add(), ())
+                    .cpu_request("500m");
             let words_out: ArtifactRef<Dataset> = words.handle().output("words");
-            let counted = kfp_sdk::Task::new(
+            let counted = kfp_sdk::TaskRef::new(
                 TaskBuilder::new(count_long)
                     .artifact("words", words_out)
                     .param("min_len", min_len)

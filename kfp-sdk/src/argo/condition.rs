@@ -23,9 +23,9 @@
 //! treats differently across versions), and `?` with `:` (Argo reads an expression holding
 //! both as a ternary and splits it) out of the emitted text.
 
-use crate::control::{CompareOp, Condition, Operand};
-use crate::graph::ValueSource;
-use crate::param::{ParamType, json_to_text};
+use crate::ir::control::{CompareOp, Condition, Operand};
+use crate::ir::graph::ValueSource;
+use crate::ir::param::{ParamType, json_to_text};
 
 /// The `when` field of a task guarded by `condition`: one expression tag.
 pub(crate) fn when_field(condition: &Condition) -> String {

@@ -1,10 +1,16 @@
-//! Argo Workflows: the resource model and the compiler from a pipeline graph to it.
+//! Argo Workflows: the resource model, Argo's own rules, and the compiler from a pipeline
+//! graph to Argo resources.
 //!
 //! [`model`] holds the Argo resources as Rust types, generated from Argo's JSON schema (see
-//! `tools/gen_argo_model.py`); [`compile`] turns a [`PipelineGraph`](crate::PipelineGraph)
-//! into a [`model::Workflow`] (with the [`WorkflowOptions`] of [`ArgoOptions::workflow`]);
-//! [`compile_as`] makes a `WorkflowTemplate` or a `CronWorkflow` instead ([`kinds`]); both
-//! check the result as `argo lint` would ([`lint`]); [`to_yaml`] writes any resource as YAML.
+//! `tools/gen_argo_model.py`); [`compile`] checks a [`PipelineGraph`](crate::PipelineGraph)
+//! against the backend-neutral rules and Argo's own ([`validate`]) and turns it into a
+//! [`model::Workflow`] (the lowering is in `compiler`, with the [`WorkflowOptions`] of
+//! [`ArgoOptions::workflow`]); [`compile_as`] makes a `WorkflowTemplate` or a `CronWorkflow`
+//! instead ([`kinds`]); both check the result as `argo lint` would ([`lint`]); [`to_yaml`]
+//! writes any resource as YAML.
+//!
+//! This backend imports the graph (`ir`) and the run-time file layout (`runtime::paths`),
+//! never another backend.
 //!
 //! ```
 //! use kfp_sdk::argo::{self, ArgoOptions};
@@ -20,19 +26,20 @@
 //! let yaml = argo::to_yaml(&workflow).unwrap();
 //! assert!(yaml.contains("generateName: hello-"));
 //! ```
+mod compiler;
 mod condition;
-mod emit;
 pub mod kinds;
 pub mod lint;
 pub mod model;
+pub mod validate;
 pub mod workflow_options;
 
-pub use emit::{
-    ArgoError, ArgoOptions, FAN_IN_BASE, FAN_IN_ROOT, FULL_CRD_MAX_ITEMS, collected_prefix,
-    compile, fan_in_param, full_crd_warnings, paths, to_yaml,
+pub use compiler::{
+    ArgoError, ArgoOptions, FULL_CRD_MAX_ITEMS, compile, full_crd_warnings, to_yaml,
 };
-pub use kinds::{CompileArgs, ConcurrencyPolicy, CronOptions, Resource, ResourceKind, compile_as};
+pub use kinds::{ConcurrencyPolicy, CronOptions, Resource, ResourceKind, compile_as};
 pub use lint::{LintError, LintErrors};
+pub use validate::MAX_PIPELINE_NAME;
 pub use workflow_options::{
     ArtifactRepositoryRef, ArtifactStorage, PodGcStrategy, TimeToLive, VolumeClaimGcStrategy,
     WorkflowOptions,

@@ -32,9 +32,9 @@ use std::collections::BTreeMap;
 
 use k8s_openapi::api::core::v1 as corev1;
 
+use super::compiler::pod;
 use super::model;
-use crate::config::TaskConfig;
-use crate::kubernetes;
+use crate::ir::config::TaskConfig;
 
 /// When Argo deletes the pods of finished steps.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, clap::ValueEnum)]
@@ -360,7 +360,7 @@ pub(crate) fn apply<'a>(
             .get_or_insert_with(BTreeMap::new)
             .extend(options.annotations.clone());
     }
-    let needs = kubernetes::workflow_level(task_settings);
+    let needs = pod::workflow_level(task_settings);
     let spec = &mut workflow.spec;
     if let Some(account) = &options.service_account {
         spec.service_account_name = Some(account.clone());
@@ -421,8 +421,8 @@ pub(crate) fn apply<'a>(
 mod tests {
     use super::*;
     use crate::argo::{ArgoOptions, compile};
-    use crate::component::ComponentSpec;
     use crate::dsl::{PipelineBuilder, TaskBuilder};
+    use crate::ir::component::ComponentSpec;
     use std::sync::Arc;
 
     fn graph() -> crate::PipelineGraph {

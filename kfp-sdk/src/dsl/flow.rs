@@ -42,14 +42,14 @@ use std::sync::Arc;
 
 use super::{
     ArtifactRef, BuildError, Capture, IntoParamRef, OutputRef, ParamRef, PipelineBuilder,
-    PipelineReturn, SINGLE_OUTPUT, Source, State, Task, TaskHandle, TaskState, current_scope,
+    PipelineReturn, SINGLE_OUTPUT, Source, State, TaskHandle, TaskRef, TaskState, current_scope,
 };
-use crate::artifact::ArtifactKind;
-use crate::component::IoType;
-use crate::config::TaskConfig;
-use crate::control::{CompareOp, Condition, Loop, LoopItems, Operand};
-use crate::graph::{Executable, PipelineGraph};
-use crate::param::{ParamType, ParamValue};
+use crate::ir::artifact::ArtifactKind;
+use crate::ir::component::IoType;
+use crate::ir::config::TaskConfig;
+use crate::ir::control::{CompareOp, Condition, Loop, LoopItems, Operand};
+use crate::ir::graph::{Executable, PipelineGraph};
+use crate::ir::param::{ParamType, ParamValue};
 
 /// Parameter types that conditions can compare: strings, numbers and booleans.
 pub trait Comparable: ParamValue {}
@@ -404,7 +404,7 @@ fn add_group(
 pub struct Branch {
     /// The condition that any branch so far holds.
     taken: CondNode,
-    tasks: Vec<Task<()>>,
+    tasks: Vec<TaskRef<()>>,
 }
 
 /// Runs the tasks `body` adds only when `condition` holds (Argo `when`); otherwise they are
@@ -418,7 +418,7 @@ pub fn when(condition: Cond, body: impl FnOnce()) -> Branch {
     let handle = add_group(&parent, built, Vec::new(), Some(condition.0.clone()), None);
     Branch {
         taken: condition.0,
-        tasks: vec![Task::new(handle, ())],
+        tasks: vec![TaskRef::new(handle, ())],
     }
 }
 
@@ -433,7 +433,7 @@ impl Branch {
         let built = build_group(&parent, "condition", |_| {}, |()| body());
         let handle = add_group(&parent, built, Vec::new(), Some(guard), None);
         self.taken = CondNode::Or(Box::new(self.taken), Box::new(condition.0));
-        self.tasks.push(Task::new(handle, ()));
+        self.tasks.push(TaskRef::new(handle, ()));
         self
     }
 
@@ -443,12 +443,12 @@ impl Branch {
         let guard = CondNode::Not(Box::new(self.taken.clone()));
         let built = build_group(&parent, "condition", |_| {}, |()| body());
         let handle = add_group(&parent, built, Vec::new(), Some(guard), None);
-        self.tasks.push(Task::new(handle, ()));
+        self.tasks.push(TaskRef::new(handle, ()));
         self
     }
 
     /// The group task of each branch, in order (for `task.after(..)`).
-    pub fn tasks(&self) -> &[Task<()>] {
+    pub fn tasks(&self) -> &[TaskRef<()>] {
         &self.tasks
     }
 }

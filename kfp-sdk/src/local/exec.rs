@@ -13,12 +13,13 @@ use super::integrity::{Manifest, remove_tree, set_read_only};
 use super::lease::{RUN_DIR_ENV, Signal, signal};
 use super::plan::Step;
 use super::store::{Store, StoreError, TaskStatus, io};
-use crate::config::RetryOn;
-use crate::executor::write_atomically;
+use crate::ir::config::RetryOn;
+use crate::runtime::digest::{hex, sha256_file, sha256_hex};
+use crate::runtime::fs::write_atomic;
 
 /// A resolved input of a step.
 #[derive(Debug, Clone)]
-pub enum InputValue {
+pub(crate) enum InputValue {
     /// A parameter, as text.
     Text(String),
     /// An artifact: where it is, and the identity of its content (the producer's cache key
@@ -75,27 +76,16 @@ const MANIFEST: &str = "manifest.json";
 
 /// The SHA-256 of a file, in hex.
 pub fn hash_file(path: &Path) -> Result<String, StoreError> {
-    use std::io::Read;
-    let mut file = std::fs::File::open(path).map_err(io(path))?;
-    let mut hasher = Sha256::new();
-    let mut buffer = vec![0u8; 1 << 20];
-    loop {
-        let n = file.read(&mut buffer).map_err(io(path))?;
-        if n == 0 {
-            break;
-        }
-        hasher.update(&buffer[..n]);
-    }
-    Ok(hex(&hasher.finalize()))
-}
-
-fn hex(bytes: &[u8]) -> String {
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
+    sha256_file(path).map_err(io(path))
 }
 
 /// The cache key of a step: its component, settings that change results, the binary, and
 /// its inputs (artifacts by the identity of their content).
-pub fn cache_key(step: &Step, inputs: &BTreeMap<String, InputValue>, binary_hash: &str) -> String {
+pub(crate) fn cache_key(
+    step: &Step,
+    inputs: &BTreeMap<String, InputValue>,
+    binary_hash: &str,
+) -> String {
     let mut hasher = Sha256::new();
     let mut field = |label: &str, value: &str| {
         hasher.update(label.as_bytes());
@@ -284,7 +274,7 @@ impl StepRunner<'_> {
             .and_then(|()| Manifest::of(&staged))
             .and_then(|manifest| {
                 let json = serde_json::to_vec_pretty(&manifest).map_err(std::io::Error::other)?;
-                write_atomically(&staging.join(MANIFEST), &json)
+                write_atomic(&staging.join(MANIFEST), &json)
             })
             .and_then(|()| std::fs::rename(&staging, &entry));
         match sealed {
@@ -670,18 +660,20 @@ pub(crate) fn link_artifact(source: &Path, target: &Path) -> std::io::Result<()>
 
 /// The SHA-256 of a text, in hex, shortened like cache keys.
 pub(crate) fn hash_text(text: &str) -> String {
-    hex(&Sha256::digest(text.as_bytes()))[..32].to_owned()
+    let mut digest = sha256_hex(text.as_bytes());
+    digest.truncate(32);
+    digest
 }
 
 /// Writes a marker file atomically (used for the run's graph and records).
 pub fn write_text(path: &Path, text: &str) -> Result<(), StoreError> {
-    write_atomically(path, text.as_bytes()).map_err(io(path))
+    write_atomic(path, text.as_bytes()).map_err(io(path))
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::config::{RetryPolicy, TaskConfig};
+    use crate::ir::config::{RetryPolicy, TaskConfig};
     use crate::local::plan::StepKind;
 
     /// A step whose every try fails: the "binary" is `false`.

@@ -27,7 +27,6 @@ pub mod report;
 mod run;
 pub mod store;
 
-pub use exec::{InputValue, cache_key};
 pub use plan::{Binding, Plan, PlanError, Step};
 pub use run::{RunError, RunOptions, failure_tail, interrupt_on_signals, run};
 pub use store::{RunRecord, Store, StoreError, TaskRecord, TaskStatus};

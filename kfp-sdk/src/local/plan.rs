@@ -6,11 +6,11 @@
 use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
 
-use crate::component::{ComponentSpec, IoType};
-use crate::config::TaskConfig;
-use crate::control::{Condition, Loop, LoopItems};
-use crate::graph::{Executable, PipelineGraph, ValueSource};
-use crate::param::json_to_text;
+use crate::ir::component::{ComponentSpec, IoType};
+use crate::ir::config::TaskConfig;
+use crate::ir::control::{Condition, Loop, LoopItems};
+use crate::ir::graph::{Executable, PipelineGraph, ValueSource};
+use crate::ir::param::json_to_text;
 
 /// Where a step's input comes from.
 #[derive(Debug, Clone, PartialEq)]
@@ -283,7 +283,7 @@ pub fn flatten(
                     (Executable::Component(c), true) => {
                         let mut single = PipelineGraph::new(c.name.clone());
                         single.inputs = c.inputs.clone();
-                        single.tasks.push(crate::graph::Task {
+                        single.tasks.push(crate::ir::graph::Task {
                             name: names_of(c),
                             executable: Executable::Component(c.clone()),
                             arguments: c
@@ -301,7 +301,7 @@ pub fn flatten(
                         single.outputs = c
                             .outputs
                             .iter()
-                            .map(|o| crate::graph::PipelineOutput {
+                            .map(|o| crate::ir::graph::PipelineOutput {
                                 spec: o.clone(),
                                 source: ValueSource::TaskOutput {
                                     task: names_of(c),
@@ -354,7 +354,7 @@ pub fn flatten(
 }
 
 fn names_of(component: &ComponentSpec) -> String {
-    crate::names::kebab(&component.name)
+    crate::ir::names::kebab(&component.name)
 }
 
 /// Whether a step's input is an artifact.
@@ -368,7 +368,7 @@ pub fn is_artifact(step: &Step, input: &str) -> bool {
 mod tests {
     use super::*;
     use crate::dsl::{ParamRef, PipelineBuilder, TaskBuilder};
-    use crate::param::ParamType;
+    use crate::ir::param::ParamType;
 
     fn inc() -> Arc<ComponentSpec> {
         Arc::new(

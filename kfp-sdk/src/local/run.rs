@@ -14,9 +14,9 @@ use super::report;
 use super::store::{
     RunRecord, Store, StoreError, TaskRecord, TaskStatus, check_run_id, new_run_id, now_rfc3339,
 };
-use crate::control::{LoopItems, Operand};
-use crate::graph::PipelineGraph;
-use crate::param::json_to_text;
+use crate::ir::control::{LoopItems, Operand};
+use crate::ir::graph::PipelineGraph;
+use crate::ir::param::json_to_text;
 
 /// How to run a pipeline locally.
 #[derive(Debug, Clone)]

@@ -14,7 +14,7 @@ use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 
-use crate::executor::write_atomically;
+use crate::runtime::fs::write_atomic;
 
 /// Where runs and the cache live.
 #[derive(Debug, Clone)]
@@ -208,7 +208,7 @@ impl Store {
             path: path.clone(),
             message: e.to_string(),
         })?;
-        write_atomically(&path, &json).map_err(io(&path))
+        write_atomic(&path, &json).map_err(io(&path))
     }
 
     /// Reads a run record.

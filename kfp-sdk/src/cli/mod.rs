@@ -1,21 +1,36 @@
 //! The command line of a pipeline binary: `compile`, `run`, `runs`, `component-exec`, `list`.
 //!
 //! A binary gets it with one line, `kfp_sdk::main!();`, which runs [`run`]. The same
-//! binary compiles the pipelines it holds and, inside each step's container, runs one
-//! component with `component-exec`.
+//! binary compiles the pipelines it holds (`compile --target argo`, the default and, for
+//! now, the only [`Target`]) and, inside each step's container, runs one component with
+//! `component-exec`.
+//!
+//! The command line sits on top of everything: it dispatches to the backends (`argo`,
+//! `local`) and the run-time support (`runtime`); nothing imports it but the `main!` macro.
 use std::path::PathBuf;
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 
-use std::collections::BTreeMap;
-
 use crate::argo::{self, ArgoOptions};
-use crate::component::{Implementation, IoType};
-use crate::executor::{ExecArgs, run_component, write_atomically};
+use crate::ir::component::Implementation;
+use crate::ir::graph::PipelineGraph;
 use crate::local;
-use crate::param::ParamType;
-use crate::registry;
+use crate::runtime::executor::ExecArgs;
+use crate::runtime::fs::write_atomic;
+use crate::runtime::params::parse_params;
+use crate::runtime::registry::{self, run_component};
+
+mod argo_args;
+pub use argo_args::{ArgoArgs, KindArg};
+
+/// What `compile` writes a pipeline for.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, clap::ValueEnum)]
+pub enum Target {
+    /// Argo Workflows: a Workflow, a WorkflowTemplate or a CronWorkflow.
+    #[default]
+    Argo,
+}
 
 #[derive(Parser)]
 #[command(about = "A kfp-rs pipeline binary: compile its pipelines, or run one of its components.")]
@@ -28,6 +43,9 @@ struct Cli {
 enum Command {
     /// Compile a pipeline to Argo YAML: a Workflow, a WorkflowTemplate or a CronWorkflow.
     Compile {
+        /// The system to compile for.
+        #[arg(long, value_enum, default_value_t = Target::Argo)]
+        target: Target,
         /// The pipeline to compile (needed when the binary holds several).
         #[arg(long)]
         pipeline: Option<String>,
@@ -41,9 +59,9 @@ enum Command {
         /// The path of this binary inside the image [default: /usr/local/bin/BINARY_NAME].
         #[arg(long)]
         binary: Option<String>,
-        /// The resource kind and workflow-level options.
+        /// The resource kind and workflow-level options (`--target argo`).
         #[command(flatten)]
-        resource: Box<argo::CompileArgs>,
+        argo: Box<ArgoArgs>,
     },
     /// Run one component: the entry point inside a step's container.
     ComponentExec {
@@ -123,20 +141,23 @@ pub fn run(bin_name: &str) -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
         Command::Compile {
+            target,
             pipeline,
             output,
             image,
             binary,
-            resource,
+            argo,
         } => {
             let image = image
                 .or_else(|| std::env::var("KFP_IMAGE").ok().filter(|s| !s.is_empty()))
                 .unwrap_or_else(|| format!("{bin_name}:latest"));
             let binary = binary.unwrap_or_else(|| format!("/usr/local/bin/{bin_name}"));
-            resource.to_options().and_then(|(workflow, kind)| {
-                let options = ArgoOptions::new(image, binary).with_workflow(workflow);
-                compile(pipeline.as_deref(), output, &options, &kind)
-            })
+            match target {
+                Target::Argo => argo.to_options().and_then(|(workflow, kind)| {
+                    let options = ArgoOptions::new(image, binary).with_workflow(workflow);
+                    compile(pipeline.as_deref(), output, &options, &kind)
+                }),
+            }
         }
         Command::ComponentExec { name, args } => ExecArgs::parse(args)
             .and_then(|args| run_component(&name, args))
@@ -219,7 +240,7 @@ fn choose_pipeline(pipeline: Option<&str>) -> Result<&'static registry::Pipeline
 }
 
 /// Builds the pipeline's graph and checks that this binary can run every component in it.
-fn runnable_graph(pipeline: Option<&str>) -> Result<crate::PipelineGraph, String> {
+fn runnable_graph(pipeline: Option<&str>) -> Result<PipelineGraph, String> {
     let entry = choose_pipeline(pipeline)?;
     let graph = (entry.graph)().map_err(|e| e.to_string())?;
     for component in graph.components() {
@@ -256,6 +277,9 @@ pub fn compile_resource_to_yaml(
     kind: &argo::ResourceKind,
 ) -> Result<String, String> {
     let graph = runnable_graph(pipeline)?;
+    for warning in crate::ir::secrets::literal_secret_warnings(&graph) {
+        eprintln!("warning: {warning}");
+    }
     let resource = argo::compile_as(&graph, options, kind).map_err(|e| e.to_string())?;
     let warnings = match &resource {
         argo::Resource::Workflow(workflow) => argo::full_crd_warnings(workflow),
@@ -282,51 +306,9 @@ fn compile(
             print!("{yaml}");
             Ok(())
         }
-        Some(path) => write_atomically(&path, yaml.as_bytes())
+        Some(path) => write_atomic(&path, yaml.as_bytes())
             .map_err(|e| format!("could not write {}: {e}", path.display())),
     }
-}
-
-/// Parses `-p NAME=VALUE` values (and a parameters file) into JSON, by each parameter's type.
-pub fn parse_params(
-    graph: &crate::PipelineGraph,
-    pairs: &[String],
-    file: Option<&std::path::Path>,
-) -> Result<BTreeMap<String, serde_json::Value>, String> {
-    let mut values = BTreeMap::new();
-    if let Some(path) = file {
-        let text = std::fs::read_to_string(path).map_err(|e| format!("{}: {e}", path.display()))?;
-        let object: BTreeMap<String, serde_json::Value> =
-            serde_saphyr::from_str(&text).map_err(|e| {
-                format!(
-                    "{}: expected an object of parameter values: {e}",
-                    path.display()
-                )
-            })?;
-        values.extend(object);
-    }
-    for pair in pairs {
-        let Some((name, text)) = pair.split_once('=') else {
-            return Err(format!("-p needs NAME=VALUE, got '{pair}'"));
-        };
-        let Some(input) = graph.input(name) else {
-            let known: Vec<&str> = graph.inputs.iter().map(|i| i.name.as_str()).collect();
-            return Err(format!(
-                "the pipeline has no parameter '{name}' (its parameters: {})",
-                known.join(", ")
-            ));
-        };
-        let value = match &input.ty {
-            IoType::Parameter(ParamType::String) => serde_json::Value::String(text.to_owned()),
-            IoType::Parameter(ty) => serde_json::from_str(text)
-                .map_err(|_| format!("parameter '{name}': '{text}' is not a {ty}"))?,
-            IoType::Artifact(_) | IoType::ArtifactList(_) => {
-                return Err(format!("parameter '{name}' is an artifact"));
-            }
-        };
-        values.insert(name.to_owned(), value);
-    }
-    Ok(values)
 }
 
 fn run_locally(

@@ -1,7 +1,8 @@
 //! Component specifications: what a step takes, what it produces and how it runs.
 //!
 //! A [`ComponentSpec`] is plain data. `#[component]` builds one from a function's
-//! signature, and you can build one by hand:
+//! signature, and you can build one by hand (the task settings, such as `.retries(n)`, are
+//! the same methods a task has: see `dsl::TaskRef`):
 //!
 //! ```
 //! use kfp_sdk::{ComponentSpec, IoType, ParamType};
@@ -15,8 +16,9 @@
 //! assert_eq!(spec.inputs.len(), 2);
 //! assert_eq!(spec.config.retry.as_ref().unwrap().limit, 2);
 //! ```
-use crate::config::{Resources, RetryPolicy, TaskConfig};
-use crate::param::ParamType;
+use super::artifact::ArtifactKind;
+use super::config::{Resources, TaskConfig};
+use super::param::ParamType;
 
 /// The type of a component input or output.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
@@ -33,12 +35,12 @@ pub enum IoType {
 
 impl IoType {
     /// The artifact type with this kind's schema title.
-    pub fn artifact<K: crate::ArtifactKind>() -> Self {
+    pub fn artifact<K: ArtifactKind>() -> Self {
         IoType::Artifact(K::SCHEMA_TITLE.to_owned())
     }
 
     /// The list-of-artifacts type with this kind's schema title.
-    pub fn artifact_list<K: crate::ArtifactKind>() -> Self {
+    pub fn artifact_list<K: ArtifactKind>() -> Self {
         IoType::ArtifactList(K::SCHEMA_TITLE.to_owned())
     }
 
@@ -227,34 +229,11 @@ impl ComponentSpec {
         self
     }
 
-    /// Retries a failed task up to `limit` times.
-    pub fn retries(mut self, limit: u32) -> Self {
-        self.config.retry = Some(RetryPolicy::new(limit));
-        self
-    }
-
-    /// Sets the retry policy of its tasks.
-    pub fn retry(mut self, policy: RetryPolicy) -> Self {
-        self.config.retry = Some(policy);
-        self
-    }
-
-    /// Sets an environment variable for its tasks.
-    pub fn env(mut self, name: impl Into<String>, value: impl Into<String>) -> Self {
-        self.config.env.insert(name.into(), value.into());
-        self
-    }
-
-    /// Kills a try of its tasks that runs longer than `seconds`.
-    pub fn timeout_seconds(mut self, seconds: u64) -> Self {
-        self.config.timeout_seconds = Some(seconds);
-        self
-    }
-
-    /// Turns result caching on or off for its tasks.
-    pub fn caching(mut self, enabled: bool) -> Self {
-        self.config.caching = Some(enabled);
-        self
+    /// Every input's and output's name, with `"input"` or `"output"`, inputs first (they
+    /// share one namespace).
+    pub(crate) fn io_names(&self) -> impl Iterator<Item = (&str, &'static str)> {
+        let inputs = self.inputs.iter().map(|i| (i.name.as_str(), "input"));
+        inputs.chain(self.outputs.iter().map(|o| (o.name.as_str(), "output")))
     }
 
     /// The input with this name.

@@ -1,7 +1,7 @@
 //! Running one component inside its container (or a local working folder).
 //!
 //! `BINARY component-exec NAME` parses its arguments into an [`ExecContext`], finds the
-//! component in the [`registry`](crate::registry) and runs it. Inputs arrive as files or as
+//! component in the [`registry`](super::registry) and runs it ([`run_component`](super::registry::run_component)). Inputs arrive as files or as
 //! argument values, never through a shell, so any text (quotes, newlines, `{{`, megabytes)
 //! arrives intact. Outputs are written atomically (a temporary file renamed into place), so
 //! a killed step never leaves a half-written output behind.
@@ -10,7 +10,7 @@
 //!
 //! | flag | meaning |
 //! | --- | --- |
-//! | `--root DIR` | every input and output not named otherwise is at its conventional place under `DIR` (see [`crate::argo::paths`]); default `/tmp/kfp`, the layout of an Argo step |
+//! | `--root DIR` | every input and output not named otherwise is at its conventional place under `DIR` (see [`super::paths`]); default `/tmp/kfp`, the layout inside a step's container |
 //! | `--param NAME=VALUE` | a parameter input, given inline |
 //! | `--param-file NAME=PATH` | a parameter input, read from a file (how Argo passes them) |
 //! | `--input NAME=PATH` | an artifact input (a file or a folder); for a list of artifacts, a folder with one entry per artifact |
@@ -21,8 +21,12 @@
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
-use crate::artifact::{ArtifactKind, Input, Metadata, Output};
-use crate::param::{ParamValue, preview};
+use super::artifacts::{Input, Metadata, Output};
+use super::fs::write_atomic;
+use super::paths;
+use crate::ir::artifact::{Artifact, ArtifactKind};
+use crate::ir::component::ComponentSpec;
+use crate::ir::param::{ParamValue, preview};
 
 /// Why a component could not run, or failed.
 #[derive(Debug, thiserror::Error)]
@@ -94,7 +98,7 @@ pub struct ExecArgs {
     /// Where the metadata of artifact outputs goes.
     pub output_metadata: BTreeMap<String, PathBuf>,
     /// The folder holding inputs and outputs at their conventional places
-    /// ([`crate::argo::paths::ROOT`] when unset).
+    /// ([`paths::CONTAINER_ROOT`] when unset).
     pub root: Option<PathBuf>,
 }
 
@@ -187,7 +191,7 @@ impl ExecArgs {
 pub struct ExecContext {
     component: String,
     args: ExecArgs,
-    pending_metadata: Vec<(String, Output<crate::artifact::Artifact>, PathBuf)>,
+    pending_metadata: Vec<(String, Output<Artifact>, PathBuf)>,
 }
 
 impl ExecContext {
@@ -284,7 +288,6 @@ impl ExecContext {
     /// executor writes the metadata last, on success) and is left out; any other entry is an
     /// artifact as it is. A missing or empty folder is an empty list (a loop over no items).
     pub fn input_list<K: ArtifactKind>(&self, name: &str) -> Result<Vec<Input<K>>, ExecError> {
-        use crate::argo::paths::{ARTIFACT_DATA, ARTIFACT_METADATA};
         let Some(folder) = self.args.inputs.get(name) else {
             return Err(ExecError::MissingInput {
                 component: self.component.clone(),
@@ -309,8 +312,8 @@ impl ExecContext {
         paths.sort();
         let mut inputs = Vec::with_capacity(paths.len());
         for path in paths {
-            let data = path.join(ARTIFACT_DATA);
-            let metadata = path.join(ARTIFACT_METADATA);
+            let data = path.join(paths::ARTIFACT_DATA);
+            let metadata = path.join(paths::ARTIFACT_METADATA);
             if !data.exists() {
                 inputs.push(Input::new(name, path));
                 continue;
@@ -346,7 +349,7 @@ impl ExecContext {
         let output = Output::<K>::new(name, &path);
         if let Some(meta_path) = self.args.output_metadata.get(name).cloned() {
             // The same shared metadata map, seen through the untyped kind.
-            let untyped = Output::<crate::artifact::Artifact>::shared_with(&output);
+            let untyped = Output::<Artifact>::shared_with(&output);
             self.pending_metadata
                 .push((name.to_owned(), untyped, meta_path));
         }
@@ -365,7 +368,7 @@ impl ExecContext {
             component: self.component.clone(),
             message: format!("output '{name}' could not be encoded: {e}"),
         })?;
-        write_atomically(&path, text.as_bytes()).map_err(|e| self.io_error(&path, e))
+        write_atomic(&path, text.as_bytes()).map_err(|e| self.io_error(&path, e))
     }
 
     /// Checks that every artifact output was written and saves their metadata; call once
@@ -384,7 +387,7 @@ impl ExecContext {
         }
         for (_, output, path) in std::mem::take(&mut self.pending_metadata) {
             let json = serde_json::to_vec_pretty(&output.metadata()).unwrap_or_default();
-            write_atomically(&path, &json).map_err(|e| self.io_error(&path, e))?;
+            write_atomic(&path, &json).map_err(|e| self.io_error(&path, e))?;
         }
         Ok(())
     }
@@ -398,47 +401,16 @@ impl ExecContext {
     }
 }
 
-/// Writes `bytes` to `path` through a temporary file in the same folder and a rename, so
-/// readers see either nothing or the whole file.
-pub fn write_atomically(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
-    use std::io::Write;
-    let parent = path.parent().filter(|p| !p.as_os_str().is_empty());
-    if let Some(parent) = parent {
-        std::fs::create_dir_all(parent)?;
-    }
-    let file_name = path
-        .file_name()
-        .map(|n| n.to_string_lossy())
-        .unwrap_or_default();
-    let temp = path.with_file_name(format!(".{file_name}.tmp-{}", std::process::id()));
-    let result = (|| {
-        let mut file = std::fs::File::create(&temp)?;
-        file.write_all(bytes)?;
-        file.sync_all()?;
-        std::fs::rename(&temp, path)
-    })();
-    if result.is_err() {
-        let _ = std::fs::remove_file(&temp);
-    }
-    result
-}
-
 impl ExecArgs {
-    /// Fills in, under [`ExecArgs::root`] (default `/tmp/kfp`), the conventional place of every input and output
-    /// of `spec` that no flag named (see [`crate::argo::paths`]).
-    pub fn with_conventional_paths(mut self, spec: &crate::ComponentSpec) -> Self {
-        use crate::argo::paths;
+    /// Fills in, under [`ExecArgs::root`] (default [`paths::CONTAINER_ROOT`]), the
+    /// conventional place of every input and output of `spec` that no flag named (see
+    /// [`super::paths`]).
+    pub fn with_conventional_paths(mut self, spec: &ComponentSpec) -> Self {
         let root = self
             .root
             .clone()
-            .unwrap_or_else(|| PathBuf::from(paths::ROOT));
-        let at = |conventional: String| -> PathBuf {
-            root.join(
-                conventional
-                    .trim_start_matches(paths::ROOT)
-                    .trim_start_matches('/'),
-            )
-        };
+            .unwrap_or_else(|| PathBuf::from(paths::CONTAINER_ROOT));
+        let at = |relative: String| -> PathBuf { paths::under(&root, &relative) };
         for input in &spec.inputs {
             let name = &input.name;
             if input.ty.is_artifact_list() {
@@ -486,16 +458,6 @@ impl ExecArgs {
         }
         self
     }
-}
-
-/// Runs the registered component `name` with these arguments.
-pub fn run_component(name: &str, args: ExecArgs) -> Result<(), ExecError> {
-    let entry =
-        crate::registry::find_component(name).map_err(|e| ExecError::Usage(e.to_string()))?;
-    let args = args.with_conventional_paths(&(entry.spec)());
-    let mut ctx = ExecContext::new(entry.name, args);
-    (entry.run)(&mut ctx)?;
-    ctx.finish()
 }
 
 #[cfg(test)]

@@ -3,13 +3,14 @@
 //! `#[component]` and `#[pipeline]` register what they define here (through the
 //! [`inventory`] crate), from any crate linked into the binary, so that
 //! `BINARY component-exec NAME` can run a component by name inside its container and
-//! `BINARY compile` can find a pipeline by name.
+//! `BINARY compile` can find a pipeline by name; [`run_component`] runs a registered
+//! component by name.
 use std::sync::Arc;
 
-use crate::component::ComponentSpec;
+use super::executor::{ExecArgs, ExecContext, ExecError};
 use crate::dsl::BuildError;
-use crate::executor::{ExecContext, ExecError};
-use crate::graph::PipelineGraph;
+use crate::ir::component::ComponentSpec;
+use crate::ir::graph::PipelineGraph;
 
 /// A component the binary can run.
 pub struct ComponentEntry {
@@ -130,4 +131,13 @@ pub fn find_component(name: &str) -> Result<&'static ComponentEntry, LookupError
 /// The one registered pipeline with this name.
 pub fn find_pipeline(name: &str) -> Result<&'static PipelineEntry, LookupError> {
     find("pipeline", name, &pipelines(), |p| (p.name, p.module))
+}
+
+/// Runs the registered component `name` with these arguments.
+pub fn run_component(name: &str, args: ExecArgs) -> Result<(), ExecError> {
+    let entry = find_component(name).map_err(|e| ExecError::Usage(e.to_string()))?;
+    let args = args.with_conventional_paths(&(entry.spec)());
+    let mut ctx = ExecContext::new(entry.name, args);
+    (entry.run)(&mut ctx)?;
+    ctx.finish()
 }

@@ -1,34 +1,14 @@
 //! The pipeline graph: tasks, the values wired between them, pipeline inputs and outputs.
 //!
-//! This is the one backend-neutral form of a pipeline. `#[pipeline]` and the [`crate::dsl`]
-//! builder produce it; [`crate::validate`] checks it; each backend (the Argo emitter in
-//! [`crate::argo`], later the local runner and Kubeflow's IR) reads it. It holds no Argo or
-//! YAML specifics.
+//! This is the one backend-neutral form of a pipeline. `#[pipeline]` and the `dsl` builder
+//! produce it; [`super::validate`] checks it; each backend (the Argo compiler, the local
+//! runner, later Kubeflow's IR) reads it. It holds no Argo or YAML specifics.
 use std::sync::Arc;
 
-use crate::component::{ComponentSpec, InputSpec, IoType, OutputSpec};
-use crate::config::TaskConfig;
-use crate::control::{Condition, Loop, LoopItems};
-
-/// Where the value of a task input (or a pipeline output) comes from.
-#[derive(Debug, Clone, PartialEq)]
-pub enum ValueSource {
-    /// A constant parameter value, stored as JSON.
-    Constant(serde_json::Value),
-    /// An input of the enclosing pipeline.
-    PipelineInput(String),
-    /// An output of another task of the same pipeline.
-    TaskOutput {
-        /// The producing task's name.
-        task: String,
-        /// The output's name on that task's component.
-        output: String,
-    },
-    /// The current item of the loop the task is repeated over (see [`Task::repeat`]).
-    LoopItem,
-    /// The status of the whole run (`Succeeded`, `Failed` or `Error`), for exit handlers.
-    WorkflowStatus,
-}
+use super::component::{ComponentSpec, InputSpec, IoType, OutputSpec};
+use super::config::TaskConfig;
+use super::control::{Condition, Loop, LoopItems};
+pub use super::value::ValueSource;
 
 /// What a task runs: a component, or a whole pipeline used as one step.
 #[derive(Debug, Clone, PartialEq)]
@@ -138,7 +118,7 @@ impl Task {
     pub fn output_type(&self, name: &str) -> Option<IoType> {
         let ty = self.executable.output_type(name)?;
         Some(match (&self.repeat, ty) {
-            (Some(_), IoType::Parameter(_)) => IoType::Parameter(crate::ParamType::List),
+            (Some(_), IoType::Parameter(_)) => IoType::Parameter(super::param::ParamType::List),
             (Some(_), IoType::Artifact(title)) => IoType::ArtifactList(title),
             (_, ty) => ty,
         })

@@ -1,12 +1,13 @@
 //! Control flow in the pipeline graph: conditions on tasks, loops over lists, exit handlers.
 //!
 //! A condition or a loop applies to one task of a graph; the task usually runs a group, a
-//! nested [`PipelineGraph`](crate::PipelineGraph) made by [`crate::dsl::when`] or
-//! [`crate::dsl::parallel_for`]. Backends give them the same meaning: Argo evaluates
-//! [`Condition`] as a `when` expression and expands [`Loop`] with `withItems`,
-//! `withParam` or `withSequence`; the local runner does the same at run time.
-use crate::graph::ValueSource;
-use crate::param::ParamType;
+//! nested [`PipelineGraph`](crate::PipelineGraph) made by `dsl::when` or
+//! `dsl::parallel_for`. Backends give them the same meaning: a condition decides whether the
+//! task runs, a loop repeats it once per item (the Argo compiler writes them as `when`
+//! expressions and `withItems`/`withParam`/`withSequence`; the local runner evaluates them
+//! at run time).
+use super::param::ParamType;
+use super::value::ValueSource;
 
 /// A comparison operator.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -26,7 +27,7 @@ pub enum CompareOp {
 }
 
 impl CompareOp {
-    /// The operator as Argo's expressions write it.
+    /// The operator's symbol (`==`, `!=`, `<`, `<=`, `>`, `>=`).
     pub fn symbol(self) -> &'static str {
         match self {
             CompareOp::Eq => "==",
@@ -137,17 +138,16 @@ fn compare(left: &str, op: CompareOp, right: &str, ty: ParamType) -> Result<bool
 /// What a loop iterates over.
 #[derive(Debug, Clone, PartialEq)]
 pub enum LoopItems {
-    /// A list written into the pipeline (Argo `withItems`).
+    /// A list written into the pipeline.
     Static(Vec<serde_json::Value>),
-    /// The numbers `start..end` (Argo `withSequence`; the YAML does not grow with the count).
+    /// The numbers `start..end` (a backend can write it without listing every number).
     Range {
         /// The first number.
         start: i64,
         /// One past the last number.
         end: i64,
     },
-    /// A JSON list known at run time: a pipeline parameter or a task output (Argo
-    /// `withParam`).
+    /// A JSON list known at run time: a pipeline parameter or a task output.
     Param(ValueSource),
 }
 

@@ -20,10 +20,10 @@
 //!     .collect();
 //! assert_eq!(names, ["accuracy", "loss"]);
 //! ```
-use crate::component::{IoType, OutputSpec};
+use super::executor::{ExecContext, ExecError};
 use crate::dsl::{NoOutputs, ParamRef, SINGLE_OUTPUT, SingleOutput, TaskHandle};
-use crate::executor::{ExecContext, ExecError};
-use crate::param::ParamValue;
+use crate::ir::component::{IoType, OutputSpec};
+use crate::ir::param::ParamValue;
 
 /// A type a component function may return.
 #[diagnostic::on_unimplemented(

@@ -1,57 +1,14 @@
-//! Artifacts: files or folders that flow between tasks, with a kind and metadata.
+//! Artifacts at run time: the [`Input<K>`] and [`Output<K>`] a component function gets, with
+//! a local path, the artifact's name and URI, and its metadata map.
 //!
-//! A component takes an artifact as [`Input<K>`] and produces one as [`Output<K>`], where `K`
-//! is an artifact kind such as [`Dataset`] or [`Model`]. Both give the function a local
-//! path, the artifact's name and URI, and its metadata map. Kinds are types, so wiring a
-//! `Model` output into a `Dataset` input does not compile.
-//!
-//! Kubeflow Pipelines names each kind by a schema title (`system.Dataset`, ...); the kinds
-//! here use the same titles. A kind of your own is a type implementing [`ArtifactKind`]:
-//!
-//! ```
-//! struct Tokenizer;
-//! impl kfp_sdk::ArtifactKind for Tokenizer {
-//!     const SCHEMA_TITLE: &'static str = "acme.Tokenizer";
-//! }
-//! ```
+//! `K` is an artifact kind ([`ArtifactKind`], such as
+//! [`Dataset`](crate::Dataset)); the executor makes these objects from the paths it is given.
 use std::collections::BTreeMap;
 use std::marker::PhantomData;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 
-/// A kind of artifact, named by its schema title.
-pub trait ArtifactKind: 'static {
-    /// The schema title (e.g. `system.Model`), as Kubeflow Pipelines names artifact types.
-    const SCHEMA_TITLE: &'static str;
-}
-
-macro_rules! kinds {
-    ($($(#[$doc:meta])* $name:ident => $title:literal,)*) => {$(
-        $(#[$doc])*
-        #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
-        pub struct $name;
-        impl ArtifactKind for $name {
-            const SCHEMA_TITLE: &'static str = $title;
-        }
-    )*};
-}
-
-kinds! {
-    /// Any artifact: a file or folder with no more specific kind.
-    Artifact => "system.Artifact",
-    /// A dataset.
-    Dataset => "system.Dataset",
-    /// A trained model.
-    Model => "system.Model",
-    /// Scalar metrics (for example a JSON object of named numbers).
-    Metrics => "system.Metrics",
-    /// Classification metrics: confusion matrix, ROC curve, per-class figures.
-    ClassificationMetrics => "system.ClassificationMetrics",
-    /// An HTML page to show in a UI.
-    Html => "system.HTML",
-    /// A Markdown document to show in a UI.
-    Markdown => "system.Markdown",
-}
+use crate::ir::artifact::ArtifactKind;
 
 /// The metadata of an artifact: a JSON object the producing function can fill in.
 pub type Metadata = BTreeMap<String, serde_json::Value>;
@@ -201,6 +158,7 @@ impl<K: ArtifactKind> Output<K> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::ir::artifact::Model;
 
     #[test]
     fn metadata_written_through_a_clone_is_seen_by_the_original() {

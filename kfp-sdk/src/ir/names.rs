@@ -1,4 +1,5 @@
-//! Turning Rust names into Kubernetes-friendly ones.
+//! Names: turning Rust names into Kubernetes-friendly ones, checking DNS labels, and handing
+//! out unique names.
 
 /// `train_cnn` → `train-cnn`: lowercase, `_` and other characters Kubernetes rejects become
 /// `-`, runs of `-` collapse, and no `-` at either end.
@@ -6,6 +7,9 @@
 /// ```
 /// assert_eq!(kfp_sdk::names::kebab("Train_CNN__v2"), "train-cnn-v2");
 /// ```
+///
+/// `kfp-macros` keeps a copy (a proc-macro crate cannot depend on this one) to name
+/// pipelines at compile time; `kfp-sdk/tests/names.rs` checks that the two agree.
 pub fn kebab(name: &str) -> String {
     let mut out = String::with_capacity(name.len());
     for c in name.chars() {
@@ -20,6 +24,18 @@ pub fn kebab(name: &str) -> String {
         out.pop();
     }
     out
+}
+
+/// Whether `name` is a DNS-1123 label: lowercase letters, digits and `-`, starting and ending
+/// with a letter or digit (the length is the caller's to check: 63 for a label).
+pub(crate) fn is_dns_label(name: &str) -> bool {
+    let bytes = name.as_bytes();
+    !bytes.is_empty()
+        && bytes
+            .iter()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || *b == b'-')
+        && bytes[0] != b'-'
+        && bytes[bytes.len() - 1] != b'-'
 }
 
 /// Hands out names not given before: `base`, else `base-2`, `base-3`, ...
@@ -63,6 +79,17 @@ mod tests {
         assert_eq!(kebab("add_numbers"), "add-numbers");
         assert_eq!(kebab("__x__"), "x");
         assert_eq!(kebab("a.b/c"), "a-b-c");
+    }
+
+    #[test]
+    fn dns_labels() {
+        assert!(is_dns_label("a-1"));
+        assert!(is_dns_label("1a"));
+        for bad in ["", "-a", "a-", "A", "a_b", "a.b"] {
+            assert!(!is_dns_label(bad), "{bad}");
+        }
+        // What kebab makes of a non-empty name is a DNS label.
+        assert!(is_dns_label(&kebab("__Train CNN v2__")));
     }
 
     #[test]

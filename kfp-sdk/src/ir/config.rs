@@ -1,11 +1,11 @@
-//! Task configuration: resources, retries, environment, caching, display name, and the
-//! Kubernetes settings of [`crate::kubernetes`].
+//! Task configuration: resources, retries, environment, caching, display name, timeout, and
+//! the Kubernetes settings of [`super::kubernetes`], as backend-neutral data.
 //!
 //! A [`TaskConfig`] sits on a component (defaults for all its tasks) and on each task (the
 //! task's own settings); [`TaskConfig::merged_over`] gives the settings a task runs with.
 use std::collections::BTreeMap;
 
-use crate::kubernetes::KubernetesConfig;
+use super::kubernetes::KubernetesConfig;
 
 /// CPU, memory and GPU requests and limits, in Kubernetes quantity syntax (`"500m"`, `"2Gi"`).
 #[derive(Debug, Clone, Default, PartialEq, Eq, Hash)]
@@ -58,21 +58,21 @@ pub struct Backoff {
     pub cap: Option<String>,
 }
 
-/// Which failures a task is retried after (Argo's `retryPolicy`).
+/// Which failures a task is retried after.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum RetryOn {
-    /// Failures of the step itself: a non-zero exit (Argo's default).
+    /// Failures of the step itself: a non-zero exit (the default).
     OnFailure,
     /// Errors of the system around it: the pod deleted or evicted, the node lost, ...
     OnError,
-    /// Only transient errors (those matching the controller's `TRANSIENT_ERROR_PATTERN`).
+    /// Only transient errors of the system (what counts as transient is the backend's call).
     OnTransientError,
     /// Both failures and errors.
     Always,
 }
 
 impl RetryOn {
-    /// The name Argo uses.
+    /// The variant's name (`"OnFailure"`, `"OnError"`, `"OnTransientError"`, `"Always"`).
     pub fn as_str(self) -> &'static str {
         match self {
             RetryOn::OnFailure => "OnFailure",
@@ -90,7 +90,7 @@ pub struct RetryPolicy {
     pub limit: u32,
     /// Waits between tries; none means retry at once.
     pub backoff: Option<Backoff>,
-    /// Which failures are retried; Argo's default ([`RetryOn::OnFailure`]) when unset.
+    /// Which failures are retried; [`RetryOn::OnFailure`] when unset.
     pub policy: Option<RetryOn>,
 }
 
@@ -157,11 +157,10 @@ pub struct TaskConfig {
     pub caching: Option<bool>,
     /// The image, overriding the component's and the pipeline's.
     pub image: Option<String>,
-    /// The longest one try may take, in seconds, before it is killed and counts as failed
-    /// (Argo's `activeDeadlineSeconds`).
+    /// The longest one try may take, in seconds, before it is killed and counts as failed.
     pub timeout_seconds: Option<u64>,
     /// Kubernetes settings: Secrets, volumes, scheduling, pod metadata, memoization (see
-    /// [`crate::kubernetes`]).
+    /// [`super::kubernetes`]).
     pub kubernetes: KubernetesConfig,
 }
 

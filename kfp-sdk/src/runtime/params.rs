@@ -1,0 +1,68 @@
+//! Pipeline parameter values given on a command line: `-p NAME=VALUE` pairs and a JSON or
+//! YAML parameters file, read by each parameter's type.
+use std::collections::BTreeMap;
+use std::path::Path;
+
+use crate::ir::component::IoType;
+use crate::ir::graph::PipelineGraph;
+use crate::ir::param::ParamType;
+
+/// Parses `-p NAME=VALUE` values (and a parameters file) into JSON, by each parameter's type.
+///
+/// `file` is a JSON or YAML object of parameter values; `pairs` (`NAME=VALUE`, the value as
+/// written on a command line: a string parameter takes it verbatim, any other type parses it
+/// as JSON) come after it and win. Every name must be a parameter of `graph`.
+///
+/// ```
+/// use kfp_sdk::dsl::{ParamRef, PipelineBuilder, TaskBuilder};
+/// use kfp_sdk::{ComponentSpec, IoType, ParamType};
+/// use std::sync::Arc;
+///
+/// let step = Arc::new(ComponentSpec::new("step").input("n", IoType::Parameter(ParamType::Integer)));
+/// let builder = PipelineBuilder::new("p");
+/// let n: ParamRef<i64> = builder.input("n");
+/// let graph = builder.build(|| { TaskBuilder::new(step).param("n", n).add(); }).unwrap();
+/// let values = kfp_sdk::runtime::params::parse_params(&graph, &["n=3".into()], None).unwrap();
+/// assert_eq!(values["n"], serde_json::json!(3));
+/// assert!(kfp_sdk::runtime::params::parse_params(&graph, &["n=x".into()], None).is_err());
+/// ```
+pub fn parse_params(
+    graph: &PipelineGraph,
+    pairs: &[String],
+    file: Option<&Path>,
+) -> Result<BTreeMap<String, serde_json::Value>, String> {
+    let mut values = BTreeMap::new();
+    if let Some(path) = file {
+        let text = std::fs::read_to_string(path).map_err(|e| format!("{}: {e}", path.display()))?;
+        let object: BTreeMap<String, serde_json::Value> =
+            serde_saphyr::from_str(&text).map_err(|e| {
+                format!(
+                    "{}: expected an object of parameter values: {e}",
+                    path.display()
+                )
+            })?;
+        values.extend(object);
+    }
+    for pair in pairs {
+        let Some((name, text)) = pair.split_once('=') else {
+            return Err(format!("-p needs NAME=VALUE, got '{pair}'"));
+        };
+        let Some(input) = graph.input(name) else {
+            let known: Vec<&str> = graph.inputs.iter().map(|i| i.name.as_str()).collect();
+            return Err(format!(
+                "the pipeline has no parameter '{name}' (its parameters: {})",
+                known.join(", ")
+            ));
+        };
+        let value = match &input.ty {
+            IoType::Parameter(ParamType::String) => serde_json::Value::String(text.to_owned()),
+            IoType::Parameter(ty) => serde_json::from_str(text)
+                .map_err(|_| format!("parameter '{name}': '{text}' is not a {ty}"))?,
+            IoType::Artifact(_) | IoType::ArtifactList(_) => {
+                return Err(format!("parameter '{name}' is an artifact"));
+            }
+        };
+        values.insert(name.to_owned(), value);
+    }
+    Ok(values)
+}
