@@ -637,4 +637,40 @@ mod tests {
         ));
         Ok(())
     }
+
+    proptest::proptest! {
+        #![proptest_config(proptest::test_runner::Config::with_cases(crate::caltech101::fuzz_cases(64)))]
+
+        /// Any bytes as an artifact's `manifest.json` (a valid one with bytes changed, cut
+        /// short, or random bytes) beside valid arrays: `Artifact::open` gives the artifact or
+        /// an error, never a panic.
+        #[test]
+        fn damaged_manifests_never_panic(
+            edits in proptest::collection::vec((0usize..8192, proptest::prelude::any::<u8>()), 0..16),
+            cut in 0usize..8192,
+            random in proptest::collection::vec(proptest::prelude::any::<u8>(), 0..256),
+            mode in 0usize..3,
+        ) {
+            let fail = |e: String| proptest::test_runner::TestCaseError::fail(e);
+            let dir = tempfile::tempdir().map_err(|e| fail(e.to_string()))?;
+            let archive = dir.path().join("a.tar.gz");
+            SyntheticSpec::small().write_tar_gz(&archive).map_err(|e| fail(e.to_string()))?;
+            let data = load(&archive, &LoadOptions::new(8)).map_err(|e| fail(e.to_string()))?;
+            let out = dir.path().join("out");
+            write(&data, &out).map_err(|e| fail(e.to_string()))?;
+            let mut bytes = std::fs::read(out.join(MANIFEST)).map_err(|e| fail(e.to_string()))?;
+            match mode {
+                0 => for (at, value) in &edits {
+                    let at = at % bytes.len();
+                    bytes[at] = *value;
+                },
+                1 => bytes.truncate(cut.min(bytes.len())),
+                _ => bytes = random,
+            }
+            std::fs::write(out.join(MANIFEST), &bytes).map_err(|e| fail(e.to_string()))?;
+            if let Ok(artifact) = Artifact::open(&out) {
+                proptest::prop_assert!(artifact.manifest.num_images <= 1_000_000_000);
+            }
+        }
+    }
 }

@@ -215,8 +215,9 @@ impl Store {
     pub fn load(&self, id: &str) -> Result<RunRecord, StoreError> {
         check_run_id(id)?;
         let path = self.run_dir(id).join("run.json");
-        let text = match std::fs::read_to_string(&path) {
-            Ok(text) => text,
+        // Bytes, not text: a record that is not UTF-8 is a bad record, not an I/O error.
+        let bytes = match std::fs::read(&path) {
+            Ok(bytes) => bytes,
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
                 return Err(StoreError::NoSuchRun {
                     id: id.to_owned(),
@@ -225,7 +226,7 @@ impl Store {
             }
             Err(e) => return Err(io(&path)(e)),
         };
-        serde_json::from_str(&text).map_err(|e| StoreError::BadRecord {
+        serde_json::from_slice(&bytes).map_err(|e| StoreError::BadRecord {
             path,
             message: e.to_string(),
         })
@@ -351,5 +352,79 @@ mod tests {
         assert_eq!(store.list().unwrap().len(), 1);
         let err = store.load("nope").unwrap_err().to_string();
         assert!(err.starts_with("no run 'nope' in"), "{err}");
+    }
+
+    #[test]
+    fn a_record_that_is_not_utf8_is_a_bad_record() {
+        // Found by damaged_run_records_never_panic: it was an I/O error.
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::new(dir.path());
+        std::fs::create_dir_all(store.run_dir("p-1")).unwrap();
+        std::fs::write(store.run_dir("p-1").join("run.json"), [128u8]).unwrap();
+        assert!(matches!(
+            store.load("p-1"),
+            Err(StoreError::BadRecord { .. })
+        ));
+    }
+
+    /// A valid record to mutate.
+    fn sample_json() -> Vec<u8> {
+        let record = serde_json::json!({
+            "id": "p-1", "pipeline": "p", "status": "succeeded", "started": "2026-12-05T00:00:00Z",
+            "seconds": 1.5, "parameters": {"n": 3}, "outputs": {"output": "9"}, "artifacts": {},
+            "tasks": [{"name": "t", "component": "c", "status": "cached", "cache_key": "k",
+                       "attempts": 1, "started_at": 0.1, "seconds": 0.2, "exit_code": 0,
+                       "outputs": {"output": "9"}, "artifacts": {"m": "/x"}, "folder": "/f",
+                       "message": null}]
+        });
+        serde_json::to_vec_pretty(&record).unwrap_or_default()
+    }
+
+    proptest::proptest! {
+        #![proptest_config(proptest::test_runner::Config::with_cases(
+            std::env::var("KFP_FUZZ_CASES").ok().and_then(|v| v.parse().ok()).unwrap_or(256)
+        ))]
+
+        /// Any bytes as `run.json` (a valid record with bytes changed, cut short, or random
+        /// bytes): `load` gives a record or a `BadRecord` error naming the file, never a panic;
+        /// `list` skips it with a warning; a record it accepts survives a save and a load.
+        #[test]
+        fn damaged_run_records_never_panic(
+            edits in proptest::collection::vec((0usize..2048, proptest::prelude::any::<u8>()), 0..16),
+            cut in 0usize..2048,
+            random in proptest::collection::vec(proptest::prelude::any::<u8>(), 0..256),
+            mode in 0usize..3,
+        ) {
+            let dir = tempfile::tempdir().map_err(|e| proptest::test_runner::TestCaseError::fail(e.to_string()))?;
+            let store = Store::new(dir.path());
+            let mut bytes = sample_json();
+            match mode {
+                0 => for (at, value) in &edits {
+                    let at = at % bytes.len();
+                    bytes[at] = *value;
+                },
+                1 => bytes.truncate(cut.min(bytes.len())),
+                _ => bytes = random,
+            }
+            let run = store.run_dir("p-1");
+            std::fs::create_dir_all(&run).map_err(|e| proptest::test_runner::TestCaseError::fail(e.to_string()))?;
+            std::fs::write(run.join("run.json"), &bytes).map_err(|e| proptest::test_runner::TestCaseError::fail(e.to_string()))?;
+            match store.load("p-1") {
+                Ok(mut record) => {
+                    record.id = "p-1".into();
+                    store.save(&record).map_err(|e| proptest::test_runner::TestCaseError::fail(e.to_string()))?;
+                    let again = store.load("p-1").map_err(|e| proptest::test_runner::TestCaseError::fail(e.to_string()))?;
+                    proptest::prop_assert_eq!(
+                        serde_json::to_value(&again).ok(),
+                        serde_json::to_value(&record).ok()
+                    );
+                }
+                Err(StoreError::BadRecord { path, .. }) => {
+                    proptest::prop_assert_eq!(path, run.join("run.json"));
+                    proptest::prop_assert!(store.list().is_ok_and(|runs| runs.is_empty()));
+                }
+                Err(other) => proptest::prop_assert!(false, "unexpected error: {other}"),
+            }
+        }
     }
 }
