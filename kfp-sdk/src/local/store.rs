@@ -291,7 +291,8 @@ pub fn new_run_id(pipeline: &str) -> String {
 
 /// The current UTC time, RFC 3339.
 pub fn now_rfc3339() -> String {
-    humantime::format_rfc3339_seconds(std::time::SystemTime::now()).to_string()
+    // Microseconds, so that records of runs started within one second sort in start order.
+    humantime::format_rfc3339_micros(std::time::SystemTime::now()).to_string()
 }
 
 #[cfg(test)]
