@@ -25,7 +25,7 @@ pub struct FileState {
     pub ctime_ns: i128,
     /// Inode number.
     pub inode: u64,
-    /// SHA-256 of the content, in hex (empty in a [`Fingerprint`]).
+    /// SHA-256 of the content, in hex (empty in a [`Manifest::fingerprint`]).
     #[serde(default, skip_serializing_if = "String::is_empty")]
     pub sha256: String,
 }
