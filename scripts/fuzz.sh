@@ -4,7 +4,7 @@
 # usage: scripts/fuzz.sh [SECONDS] [TARGET...]     (default 20 seconds, every target)
 #
 # Installs cargo-fuzz with `cargo install` when it is missing. The seed corpus is written
-# first (fuzz/seeds, into fuzz/corpus/, not committed); what the fuzzer adds to the corpus is
+# first (kfp-components/examples/fuzz_seeds.rs, into fuzz/corpus/, not committed); what the fuzzer adds to the corpus is
 # kept there between runs. A crash stops the script with the fuzzer's report and the input
 # saved under fuzz/artifacts/TARGET/: make it a regression test in the crate that owns the
 # code (docs/fuzzing.md). Without the nightly toolchain it fails under CI=true and skips
@@ -30,12 +30,14 @@ if ! cargo fuzz --help >/dev/null 2>&1; then
     echo "fuzz.sh: installing cargo-fuzz (cargo install --locked cargo-fuzz)" >&2
     cargo install --locked --quiet cargo-fuzz
 fi
+# The seed corpus, written by an ordinary build (kfp-components' example fuzz_seeds).
+CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$HOME/.cache/kfp-rs/target}" \
+    cargo run --quiet -p kfp-components --example fuzz_seeds -- fuzz/corpus
 export CARGO_TARGET_DIR="${CARGO_TARGET_DIR_FUZZ:-$HOME/.cache/kfp-rs/fuzz-target}"
 cd fuzz
-# One build of every target (and of the seed writer) with coverage instrumentation; panics and
-# aborts are what the fuzzer looks for (no sanitizer: the code under test is safe Rust).
+# One build of every target with coverage instrumentation; panics and aborts are what the
+# fuzzer looks for (no sanitizer: the code under test is safe Rust).
 cargo +nightly fuzz build --sanitizer none -O
-"$CARGO_TARGET_DIR/x86_64-unknown-linux-gnu/release/seeds"
 for target in "${targets[@]}"; do
     mkdir -p "corpus/$target"
     log="$(mktemp)"

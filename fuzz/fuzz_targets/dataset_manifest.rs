@@ -1,5 +1,5 @@
 //! The Caltech101 dataset artifact reader (`caltech101::artifact::Artifact::open`): any bytes
-//! as the artifact's `manifest.json` beside valid arrays, never a panic.
+//! as the artifact's manifest (`dataset.json`) beside valid arrays, never a panic.
 #![no_main]
 use std::path::PathBuf;
 use std::sync::OnceLock;
@@ -25,6 +25,6 @@ fn artifact_dir() -> &'static PathBuf {
 
 fuzz_target!(|data: &[u8]| {
     let dir = artifact_dir();
-    std::fs::write(dir.join("manifest.json"), data).expect("write");
+    std::fs::write(dir.join(artifact::MANIFEST), data).expect("write");
     let _ = Artifact::open(dir);
 });
