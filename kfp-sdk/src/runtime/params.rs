@@ -34,13 +34,17 @@ pub fn parse_params(
     let mut values = BTreeMap::new();
     if let Some(path) = file {
         let text = std::fs::read_to_string(path).map_err(|e| format!("{}: {e}", path.display()))?;
-        let object: BTreeMap<String, serde_json::Value> =
-            serde_saphyr::from_str(&text).map_err(|e| {
+        // JSON first: a JSON file is not always YAML (YAML forbids some characters, such as
+        // DEL, that JSON strings may hold as they are).
+        let object: BTreeMap<String, serde_json::Value> = match serde_json::from_str(&text) {
+            Ok(object) => object,
+            Err(_) => serde_saphyr::from_str(&text).map_err(|e| {
                 format!(
                     "{}: expected an object of parameter values: {e}",
                     path.display()
                 )
-            })?;
+            })?,
+        };
         values.extend(object);
     }
     for pair in pairs {
@@ -65,4 +69,38 @@ pub fn parse_params(
         values.insert(name.to_owned(), value);
     }
     Ok(values)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::dsl::{ParamRef, PipelineBuilder, TaskBuilder};
+    use crate::ir::component::ComponentSpec;
+    use std::sync::Arc;
+
+    #[test]
+    fn a_json_file_whose_strings_yaml_forbids_is_read() {
+        // Found by the `params` fuzz target: a DEL character in a JSON string made the file
+        // unreadable (it was parsed as YAML only).
+        let step = Arc::new(
+            ComponentSpec::new("step").input("text", IoType::Parameter(ParamType::String)),
+        );
+        let builder = PipelineBuilder::new("p");
+        let text: ParamRef<String> = builder.input("text");
+        let graph = builder
+            .build(|| {
+                TaskBuilder::new(step).param("text", text).add();
+            })
+            .unwrap();
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("params.json");
+        std::fs::write(&path, "{\"text\":\"it'\\u0001 s\u{7f}\"}").unwrap();
+        let values = parse_params(&graph, &[], Some(&path)).unwrap();
+        assert_eq!(values["text"], serde_json::json!("it'\u{1} s\u{7f}"));
+        std::fs::write(&path, "text: plain yaml\n").unwrap();
+        assert_eq!(
+            parse_params(&graph, &[], Some(&path)).unwrap()["text"],
+            serde_json::json!("plain yaml")
+        );
+    }
 }
