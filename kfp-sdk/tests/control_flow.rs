@@ -144,11 +144,12 @@ fn elif_and_otherwise_exclude_earlier_branches() {
         assert_eq!(got, expected, "x = {x}");
     }
     let text = yaml(&graph);
+    // One expression tag per branch, the value read as a number (argo/condition.rs).
     assert!(
-        text.contains("when: \"{{inputs.parameters.x}} < 0\""),
+        text.contains("when: \"{{=asFloat(inputs.parameters['x']) < 0}}\""),
         "{text}"
     );
-    let x = "{{inputs.parameters.x}}";
+    let x = "asFloat(inputs.parameters['x'])";
     let workflow: kfp_sdk::argo::model::Workflow = serde_saphyr::from_str(&text).unwrap();
     let dag = workflow.spec.templates.as_ref().unwrap()[0]
         .dag
@@ -158,9 +159,9 @@ fn elif_and_otherwise_exclude_earlier_branches() {
     assert_eq!(
         whens,
         [
-            format!("{x} < 0"),
-            format!("(!({x} < 0)) && ({x} == 0)"),
-            format!("!(({x} < 0) || ({x} == 0))"),
+            format!("{{{{={x} < 0}}}}"),
+            format!("{{{{=(!({x} < 0)) && ({x} == 0)}}}}"),
+            format!("{{{{=!(({x} < 0) || ({x} == 0))}}}}"),
         ]
     );
 }
