@@ -9,4 +9,5 @@
 #![warn(missing_docs)]
 
 pub mod caltech101;
+#[cfg(feature = "nn")]
 pub mod nn;
