@@ -39,3 +39,6 @@ RUSTDOCFLAGS="-D warnings" cargo doc --workspace --no-deps --quiet
 
 step "cargo test --workspace"
 cargo test --workspace
+
+step "fuzz targets (fuzz/): 15 s each (longer runs: scripts/fuzz.sh SECONDS)"
+scripts/fuzz.sh 15
