@@ -79,6 +79,33 @@ mod tests {
     use std::sync::Arc;
 
     #[test]
+    fn numbers_in_a_parameters_file_are_read_exactly() {
+        // Found by the `params` fuzz target: without serde_json's float_roundtrip, 2e-84
+        // written as JSON came back one unit in the last place lower.
+        let step = Arc::new(
+            ComponentSpec::new("step").input("rate", IoType::Parameter(ParamType::Double)),
+        );
+        let builder = PipelineBuilder::new("p");
+        let rate: ParamRef<f64> = builder.input("rate");
+        let graph = builder
+            .build(|| {
+                TaskBuilder::new(step).param("rate", rate).add();
+            })
+            .unwrap();
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("params.json");
+        for value in [2e-84, 0.1, 1e300, 5e-324, 0.30000000000000004] {
+            std::fs::write(
+                &path,
+                serde_json::to_string(&serde_json::json!({ "rate": value })).unwrap(),
+            )
+            .unwrap();
+            let read = parse_params(&graph, &[], Some(&path)).unwrap();
+            assert_eq!(read["rate"].as_f64(), Some(value), "{value:e}");
+        }
+    }
+
+    #[test]
     fn a_json_file_whose_strings_yaml_forbids_is_read() {
         // Found by the `params` fuzz target: a DEL character in a JSON string made the file
         // unreadable (it was parsed as YAML only).
